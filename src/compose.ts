@@ -1,0 +1,111 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { buildApp } from './api/app.js';
+import type { Config } from './config/config.js';
+import type { ControlStore } from './control-store/control-store.js';
+import { DuckDbControlStore } from './control-store/duckdb/duckdb-control-store.js';
+import { DuckDbDatabase } from './duckdb/duckdb-database.js';
+import { loadPlans } from './plans/plans.js';
+import { createProcessorCatalog } from './processors/catalog.js';
+import { ApiKeyService } from './services/api-key-service.js';
+import { AuditService } from './services/audit-service.js';
+import { AuthService } from './services/auth-service.js';
+import { BootstrapService } from './services/bootstrap-service.js';
+import { HealthService } from './services/health-service.js';
+import { OrganizationService } from './services/organization-service.js';
+import { SetupRunner } from './services/setup-runner.js';
+import type { Warehouse } from './warehouse/warehouse.js';
+import { DuckDbWarehouse } from './warehouse/duckdb/duckdb-warehouse.js';
+
+/**
+ * The composition root: the only place that picks concrete adapters from the configuration and
+ * wires services to them.
+ */
+export interface Runtime {
+  readonly app: FastifyInstance;
+  readonly controlStore: ControlStore;
+  readonly warehouse: Warehouse;
+  close(): Promise<void>;
+}
+
+export const VERSION: string = (
+  JSON.parse(fs.readFileSync(path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'package.json'), 'utf8')) as { version: string }
+).version;
+
+/** Paths whose values never reach a log line. */
+export const REDACTED_PATHS = [
+  'req.headers["x-api-key"]',
+  'req.headers["x-ca-root-key"]',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'api_key',
+  '*.api_key',
+  'credential',
+  '*.credential',
+  'rootKey',
+];
+
+export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pino.DestinationStream): Logger {
+  return pino(
+    {
+      level: config.logLevel,
+      base: { service: 'convergence' },
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    destination,
+  );
+}
+
+export async function createRuntime(config: Config, rootKey: string, logger: Logger): Promise<Runtime> {
+  if (config.controlStore !== 'duckdb' || config.warehouse !== 'duckdb') {
+    throw new Error(
+      `CONTROL_STORE=${config.controlStore} / WAREHOUSE=${config.warehouse}: only the embedded duckdb adapters are available in this version`,
+    );
+  }
+  const db = await DuckDbDatabase.open(config.duckdbPath);
+  const controlStore = await DuckDbControlStore.open(db);
+  const warehouse = await DuckDbWarehouse.open(db);
+  try {
+    const plans = loadPlans(path.join(config.configsDir, 'system', 'plans.yml'));
+    const now = (): Date => new Date();
+    const catalog = createProcessorCatalog({
+      setup: { controlStore, warehouse, plans, warehouseSharesControlStore: true, now },
+    });
+    const setupRunner = new SetupRunner(config.configsDir, catalog, controlStore, logger);
+    const auth = new AuthService(rootKey, controlStore, logger, { cacheTtlMs: config.apiKeyCacheTtlMs });
+    const services = {
+      auth,
+      audit: new AuditService(controlStore, logger, now),
+      bootstrap: new BootstrapService(setupRunner),
+      organizations: new OrganizationService(controlStore, warehouse, plans, setupRunner, auth, now),
+      apiKeys: new ApiKeyService(controlStore, auth, now),
+      health: new HealthService(controlStore, warehouse),
+    };
+    const app = await buildApp(services, {
+      logger,
+      version: VERSION,
+      environment: config.environment,
+      enableApiDocs: config.enableApiDocs,
+      corsOrigins: config.corsOrigins,
+      bodyLimitBytes: config.bodyLimitBytes,
+      rateLimitPerKey: config.rateLimitPerKey,
+      rateLimitPerAddress: config.rateLimitPerAddress,
+    });
+    return {
+      app,
+      controlStore,
+      warehouse,
+      async close() {
+        await app.close();
+        await auth.close();
+        await db.close();
+      },
+    };
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
+}

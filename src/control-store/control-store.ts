@@ -1,0 +1,90 @@
+import type { TableReport } from '../schema/schema-manager.js';
+import type { TableSchema } from '../schema/table-schema.js';
+import type {
+  ApiKeyRecord,
+  AuditEntry,
+  OrgProfile,
+  RunRecord,
+  StepLogRecord,
+  Subscription,
+  SubscriptionStatus,
+  UsageQuota,
+} from './records.js';
+
+/**
+ * The control-store port: organizations, keys, plans, credentials, queue and run state.
+ * Implementations: duckdb/ (embedded) and, later, postgres/. Repositories obtained inside
+ * `transaction` share one transaction.
+ */
+export const CENTRAL_DATASET = 'organizations';
+
+export interface OrgRepository {
+  getProfile(orgSlug: string): Promise<OrgProfile | undefined>;
+  insertProfile(profile: OrgProfile): Promise<void>;
+  markDeleted(orgSlug: string, at: Date): Promise<void>;
+  getSubscription(orgSlug: string): Promise<Subscription | undefined>;
+  insertSubscription(sub: Subscription): Promise<void>;
+  updateSubscription(
+    orgSlug: string,
+    patch: Partial<Pick<Subscription, 'plan_name' | 'daily_limit' | 'monthly_limit' | 'concurrent_limit' | 'trial_end_date'>> & {
+      status?: SubscriptionStatus;
+    },
+    at: Date,
+  ): Promise<void>;
+  insertUsage(row: UsageQuota): Promise<void>;
+  getUsage(orgSlug: string, usageDate: string): Promise<UsageQuota | undefined>;
+  /** Runs admitted from the first of `usageDate`'s month up to and including that day. */
+  monthRuns(orgSlug: string, usageDate: string): Promise<number>;
+  deactivateSchedules(orgSlug: string, at: Date): Promise<number>;
+  /** Removes every row of the organization from every central table. */
+  purge(orgSlug: string): Promise<void>;
+}
+
+export interface ApiKeyRepository {
+  insert(key: ApiKeyRecord): Promise<void>;
+  findByHash(hash: string): Promise<ApiKeyRecord | undefined>;
+  /** Revokes active keys of the org; returns the hashes revoked. */
+  revokeAllForOrg(orgSlug: string, at: Date, reason: string): Promise<string[]>;
+  revokeByHash(hash: string, at: Date, reason: string): Promise<ApiKeyRecord | undefined>;
+  touchLastUsed(apiKeyIds: readonly string[], at: Date): Promise<void>;
+}
+
+export interface AuditRepository {
+  append(entry: AuditEntry): Promise<void>;
+  listForOrg(orgSlug: string, limit: number): Promise<AuditEntry[]>;
+}
+
+export interface RunRepository {
+  /** Writes a run that already finished, with its steps, in one go (setup runs). */
+  insertCompletedRun(run: RunRecord, steps: readonly StepLogRecord[]): Promise<void>;
+  getRun(orgSlug: string, pipelineLoggingId: string): Promise<RunRecord | undefined>;
+  listSteps(orgSlug: string, pipelineLoggingId: string): Promise<StepLogRecord[]>;
+}
+
+export interface Repositories {
+  readonly orgs: OrgRepository;
+  readonly apiKeys: ApiKeyRepository;
+  readonly audit: AuditRepository;
+  readonly runs: RunRepository;
+}
+
+export interface CentralSchemaOptions {
+  readonly recreateDataset?: boolean;
+  readonly recreateTables?: boolean;
+}
+
+export interface CentralSchemaReport {
+  readonly dataset_created: boolean;
+  readonly dataset_recreated: boolean;
+  readonly tables: readonly TableReport[];
+}
+
+export interface ControlStore extends Repositories {
+  readonly kind: 'duckdb' | 'postgres';
+  transaction<T>(fn: (repos: Repositories) => Promise<T>): Promise<T>;
+  ensureCentralSchema(tables: readonly TableSchema[], opts?: CentralSchemaOptions): Promise<CentralSchemaReport>;
+  /** Central tables among `names` that do not exist. */
+  missingCentralTables(names: readonly string[]): Promise<string[]>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,105 @@
+/**
+ * Rows of the central tables as the rest of the code sees them. Names follow the columns
+ * (snake_case) so API responses and logs read the same as the tables.
+ */
+export const ORG_STATUSES = ['ACTIVE', 'DELETED'] as const;
+export type OrgStatus = (typeof ORG_STATUSES)[number];
+
+export const SUBSCRIPTION_STATUSES = ['TRIAL', 'ACTIVE', 'SUSPENDED', 'CANCELLED'] as const;
+export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
+
+export interface OrgProfile {
+  readonly org_slug: string;
+  readonly company_name: string;
+  readonly admin_email: string;
+  readonly status: OrgStatus;
+  readonly dataset_id: string;
+  readonly created_at: Date;
+  readonly updated_at: Date;
+  readonly deleted_at: Date | null;
+}
+
+export interface Subscription {
+  readonly org_slug: string;
+  readonly plan_name: string;
+  readonly status: SubscriptionStatus;
+  readonly daily_limit: number;
+  readonly monthly_limit: number;
+  readonly concurrent_limit: number;
+  readonly trial_end_date: string | null;
+  readonly created_at: Date;
+  readonly updated_at: Date;
+}
+
+export interface UsageQuota {
+  readonly org_slug: string;
+  readonly usage_date: string;
+  readonly pipelines_run_today: number;
+  readonly pipelines_run_month: number;
+  readonly concurrent_running: number;
+  readonly pipelines_failed_today: number | null;
+  readonly updated_at: Date;
+}
+
+export interface ApiKeyRecord {
+  readonly api_key_id: string;
+  readonly org_slug: string;
+  readonly api_key_hash: string;
+  readonly fingerprint: string;
+  readonly is_active: boolean;
+  readonly created_at: Date;
+  readonly created_by: string | null;
+  readonly revoked_at: Date | null;
+  readonly revoked_reason: string | null;
+  readonly expires_at: Date | null;
+  readonly last_used_at: Date | null;
+}
+
+export interface AuditEntry {
+  readonly audit_id: string;
+  readonly org_slug: string | null;
+  readonly actor: string;
+  readonly user_id: string | null;
+  readonly action: string;
+  readonly resource: string | null;
+  readonly request_id: string | null;
+  readonly status: 'SUCCESS' | 'FAILURE';
+  readonly status_code: number | null;
+  readonly details: Readonly<Record<string, unknown>> | null;
+  readonly created_at: Date;
+}
+
+export interface RunRecord {
+  readonly pipeline_logging_id: string;
+  readonly org_slug: string;
+  readonly pipeline_id: string;
+  readonly pipeline_path: string | null;
+  readonly status: string;
+  readonly trigger_type: string;
+  readonly trigger_by: string | null;
+  readonly user_id: string | null;
+  readonly parameters: Readonly<Record<string, unknown>> | null;
+  readonly attempt: number;
+  readonly created_at: Date;
+  readonly start_time: Date | null;
+  readonly end_time: Date | null;
+  readonly duration_ms: number | null;
+  readonly error_message: string | null;
+}
+
+export interface StepLogRecord {
+  readonly step_logging_id: string;
+  readonly pipeline_logging_id: string;
+  readonly org_slug: string;
+  readonly step_id: string;
+  readonly ps_type: string;
+  readonly status: string;
+  readonly attempt: number;
+  readonly created_at: Date;
+  readonly start_time: Date | null;
+  readonly end_time: Date | null;
+  readonly duration_ms: number | null;
+  readonly rows_processed: number | null;
+  readonly error_message: string | null;
+  readonly metadata: Readonly<Record<string, unknown>> | null;
+}

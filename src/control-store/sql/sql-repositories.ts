@@ -1,0 +1,16 @@
+import type { SqlExecutor } from '../../core/sql.js';
+import type { Repositories } from '../control-store.js';
+import { sqlApiKeyRepository } from './api-key-repository.js';
+import { sqlAuditRepository } from './audit-repository.js';
+import { sqlOrgRepository } from './org-repository.js';
+import { sqlRunRepository } from './run-repository.js';
+
+/** Every repository bound to one executor (a connection, or a transaction on one). */
+export function sqlRepositories(db: SqlExecutor): Repositories {
+  return {
+    orgs: sqlOrgRepository(db),
+    apiKeys: sqlApiKeyRepository(db),
+    audit: sqlAuditRepository(db),
+    runs: sqlRunRepository(db),
+  };
+}

@@ -1,0 +1,126 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  DuckDBInstance,
+  DuckDBTimestampTZValue,
+  DuckDBTypeId,
+  type DuckDBConnection,
+  type DuckDBResultReader,
+  type DuckDBValue,
+} from '@duckdb/node-api';
+import { SerialQueue } from '../core/serial-queue.js';
+import type { Row, SqlExecutor, SqlValue, TransactionalExecutor } from '../core/sql.js';
+
+/**
+ * One DuckDB file shared by the embedded control store and the embedded warehouse.
+ * Each `DuckDbSession` is a connection with its own lock: the control store keeps one session for
+ * its short transactions, the warehouse opens others for long queries, so a pipeline query never
+ * blocks authentication or run bookkeeping.
+ */
+export class DuckDbDatabase {
+  private readonly sessions: DuckDbSession[] = [];
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    readonly file: string,
+  ) {}
+
+  static async open(file: string): Promise<DuckDbDatabase> {
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+    // Extensions this build does not embed must never be fetched from the network at run time.
+    const instance = await DuckDBInstance.create(file, {
+      autoinstall_known_extensions: 'false',
+      autoload_known_extensions: 'true',
+    });
+    return new DuckDbDatabase(instance, file);
+  }
+
+  async session(): Promise<DuckDbSession> {
+    const connection = await this.instance.connect();
+    // TIMESTAMPTZ values are read and cast in UTC whatever the host's zone.
+    await connection.run("SET TimeZone = 'UTC'");
+    const session = new DuckDbSession(connection);
+    this.sessions.push(session);
+    return session;
+  }
+
+  /** Flushes the WAL into the file and releases it. */
+  async close(): Promise<void> {
+    const s = await this.session();
+    await s.execute('CHECKPOINT').catch(() => undefined);
+    for (const session of this.sessions) session.close();
+    this.instance.closeSync();
+  }
+}
+
+export class DuckDbSession implements TransactionalExecutor {
+  private readonly lock = new SerialQueue();
+
+  constructor(private readonly connection: DuckDBConnection) {}
+
+  query<T extends Row = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
+    return this.lock.run(() => runQuery<T>(this.connection, sql, params));
+  }
+
+  execute(sql: string, params: readonly SqlValue[] = []): Promise<number> {
+    return this.lock.run(() => runExecute(this.connection, sql, params));
+  }
+
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.lock.run(async () => {
+      const tx: SqlExecutor = {
+        query: (sql, params = []) => runQuery(this.connection, sql, params),
+        execute: (sql, params = []) => runExecute(this.connection, sql, params),
+      };
+      await this.connection.run('BEGIN TRANSACTION');
+      try {
+        const result = await fn(tx);
+        await this.connection.run('COMMIT');
+        return result;
+      } catch (e) {
+        await this.connection.run('ROLLBACK').catch(() => undefined);
+        throw e;
+      }
+    });
+  }
+
+  /** Aborts the statement running on this session (used for cancellation and timeouts). */
+  interrupt(): void {
+    this.connection.interrupt();
+  }
+
+  close(): void {
+    this.connection.closeSync();
+  }
+}
+
+async function runQuery<T extends Row>(c: DuckDBConnection, sql: string, params: readonly SqlValue[]): Promise<T[]> {
+  const reader = await c.runAndReadAll(sql, toDuckDbValues(params));
+  return toRows<T>(reader);
+}
+
+async function runExecute(c: DuckDBConnection, sql: string, params: readonly SqlValue[]): Promise<number> {
+  const result = await c.run(sql, toDuckDbValues(params));
+  return result.rowsChanged;
+}
+
+function toDuckDbValues(params: readonly SqlValue[]): DuckDBValue[] {
+  return params.map((v) => (v instanceof Date ? new DuckDBTimestampTZValue(BigInt(v.getTime()) * 1000n) : v));
+}
+
+/** Plain values for callers: no bigint where a number fits, DATE as an ISO day string. */
+function toRows<T extends Row>(reader: DuckDBResultReader): T[] {
+  const names = reader.columnNames();
+  const dateColumns = new Set(names.filter((_, i) => reader.columnTypeId(i) === DuckDBTypeId.DATE));
+  return reader.getRowObjectsJS().map((raw) => {
+    const row: Row = {};
+    for (const name of names) row[name] = normalize(raw[name], dateColumns.has(name));
+    return row as T;
+  });
+}
+
+function normalize(v: unknown, isDate: boolean): unknown {
+  if (typeof v === 'bigint') return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v.toString();
+  if (isDate && v instanceof Date) return v.toISOString().slice(0, 10);
+  return v;
+}
