@@ -2,6 +2,7 @@ import type { DuckDbDatabase, DuckDbSession } from '../../duckdb/duckdb-database
 import { SqlSchemaManager } from '../../schema/schema-manager.js';
 import { CENTRAL_DATASET, type CentralSchemaReport, type ControlStore, type Repositories } from '../control-store.js';
 import { sqlRepositories } from '../sql/sql-repositories.js';
+import { withDuckDbErrors } from './duckdb-errors.js';
 
 /**
  * The embedded control store: the central tables in schema `organizations` of the shared DuckDB
@@ -17,7 +18,7 @@ export class DuckDbControlStore implements ControlStore {
   private readonly schema: SqlSchemaManager;
 
   private constructor(private readonly session: DuckDbSession) {
-    ({ orgs: this.orgs, apiKeys: this.apiKeys, audit: this.audit, runs: this.runs } = sqlRepositories(session));
+    ({ orgs: this.orgs, apiKeys: this.apiKeys, audit: this.audit, runs: this.runs } = sqlRepositories(withDuckDbErrors(session)));
     this.schema = new SqlSchemaManager(session, 'duckdb');
   }
 
@@ -26,7 +27,7 @@ export class DuckDbControlStore implements ControlStore {
   }
 
   transaction<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {
-    return this.session.transaction((tx) => fn(sqlRepositories(tx)));
+    return this.session.transaction((tx) => fn(sqlRepositories(withDuckDbErrors(tx))));
   }
 
   async ensureCentralSchema(tables: Parameters<ControlStore['ensureCentralSchema']>[0], opts: Parameters<ControlStore['ensureCentralSchema']>[1] = {}): Promise<CentralSchemaReport> {
