@@ -107,6 +107,18 @@ describe('onboarding', () => {
     expect((await traces('acmecorp')).rows.org_api_keys).toBe(1);
   });
 
+  it('two simultaneous onboardings of one slug: one wins, the other gets 409, nothing is lost', async () => {
+    await rt.bootstrap();
+    const [x, y] = await Promise.all([
+      rt.root('POST', '/api/v1/organizations/onboard', request('acmecorp')),
+      rt.root('POST', '/api/v1/organizations/onboard', request('acmecorp')),
+    ]);
+    expect([x?.statusCode, y?.statusCode].sort()).toEqual([201, 409]);
+    const winner = [x, y].find((r) => r?.statusCode === 201);
+    expect(await traces('acmecorp')).toEqual({ rows: { org_profiles: 1, org_api_keys: 1, org_subscriptions: 1, org_usage_quotas: 1 }, dataset: true });
+    expect((await rt.org(String(winner?.json().api_key), 'GET', '/api/v1/organizations/acmecorp')).statusCode).toBe(200);
+  });
+
   it('refuses onboarding before bootstrap', async () => {
     expectProblem(await rt.root('POST', '/api/v1/organizations/onboard', request('acmecorp')), 409, 'NOT_BOOTSTRAPPED');
     expect(await rt.warehouse.datasetExists('acmecorp')).toBe(false);
@@ -243,9 +255,16 @@ describe('offboarding and purge', () => {
   it('revokes keys, marks deleted, keeps the slug taken until purged', async () => {
     await rt.bootstrap();
     const { api_key } = await rt.onboard('acmecorp');
+    // A schedule row as the scheduler will write it: offboarding must stop it.
+    await rt.warehouse.query(
+      `INSERT INTO organizations.org_scheduled_pipeline_runs
+         (schedule_id, org_slug, pipeline, cron, timezone, missed_run_policy, is_active, created_at, updated_at)
+       VALUES ('s1', 'acmecorp', 'gcp/cost/billing', '0 2 * * *', 'UTC', 'none', TRUE, now(), now())`,
+    );
     const res = await rt.root('DELETE', '/api/v1/organizations/acmecorp');
     expect(res.statusCode, res.body).toBe(200);
-    expect(res.json()).toMatchObject({ org_slug: 'acmecorp', status: 'DELETED', api_keys_revoked: 1, dataset_dropped: false });
+    expect(res.json()).toMatchObject({ org_slug: 'acmecorp', status: 'DELETED', api_keys_revoked: 1, schedules_deactivated: 1, dataset_dropped: false });
+    expect(await rt.warehouse.query(`SELECT is_active FROM organizations.org_scheduled_pipeline_runs`)).toEqual([{ is_active: false }]);
     expectProblem(await rt.org(api_key, 'GET', '/api/v1/organizations/acmecorp'), 401, 'INVALID_API_KEY');
     expect((await rt.root('GET', '/api/v1/organizations/acmecorp')).json()).toMatchObject({ status: 'DELETED', subscription: { status: 'CANCELLED' } });
     expect(await rt.warehouse.datasetExists('acmecorp')).toBe(true);
