@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBase62 } from '../crypto/random.js';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
 
 export const ROOT_KEY_FILE = 'root-api-key';
 
@@ -24,6 +24,8 @@ export function resolveRootKey(config: Config): ResolvedRootKey {
   try {
     const key = fs.readFileSync(file, 'utf8').trim();
     if (key.length >= 32) return { key, source: 'file', file };
+    // Never silently replace a key the operator may have handed out.
+    throw new ConfigError(`${file} holds a root key shorter than 32 characters; delete the file to generate a new one, or set CA_ROOT_API_KEY`);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }

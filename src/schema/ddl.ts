@@ -25,8 +25,9 @@ export function quoteIdent(dialect: Dialect, name: string): string {
 
 export function qualifiedName(dialect: Dialect, ref: TableRef): string {
   if (dialect === 'bigquery') {
+    quoteIdent(dialect, ref.dataset); // validates
+    quoteIdent(dialect, ref.table);
     const parts = [ref.project, ref.dataset, ref.table].filter((p): p is string => p !== undefined);
-    for (const p of parts.slice(1)) quoteIdent(dialect, p); // validate dataset and table
     // Project ids may contain dashes; they are validated by the caller's configuration.
     if (ref.project !== undefined && !/^[a-z][a-z0-9-]{4,61}[a-z0-9]$/.test(ref.project)) {
       throw new Error(`Invalid project id: ${JSON.stringify(ref.project)}`);
@@ -126,10 +127,13 @@ export function createIndexStatement(dialect: Exclude<Dialect, 'bigquery'>, ref:
     .join(', ')})`;
 }
 
-/** Index names are unique per schema; PostgreSQL truncates identifiers at 63 bytes. */
+/**
+ * Index names are unique per schema and PostgreSQL truncates identifiers at 63 bytes. Column names
+ * may contain underscores, so a readable prefix is followed by a hash of the exact column list.
+ */
 export function indexName(table: string, columns: readonly string[]): string {
-  const name = `${table}__${columns.join('_')}_idx`;
-  return name.length <= 63 ? name : `${name.slice(0, 54)}_${hash8(name)}`;
+  const readable = `${table}__${columns.join('_')}`.slice(0, 50);
+  return `${readable}_${hash8(JSON.stringify([table, ...columns]))}_idx`;
 }
 
 function hash8(s: string): string {

@@ -107,7 +107,7 @@ function sameType(dialect: Dialect, expected: string, actual: string): boolean {
         }[s] ?? s
       );
     }
-    return s.replace('TIMESTAMP WITH TIME ZONE', 'TIMESTAMPTZ');
+    return s.replaceAll('TIMESTAMP WITH TIME ZONE', 'TIMESTAMPTZ');
   };
   const e = norm(expected);
   const a = norm(actual);

@@ -111,7 +111,11 @@ export function parseTableSchema(name: string, json: unknown, source = name): Ta
     if (f === undefined || !['DATE', 'TIMESTAMP', 'DATETIME'].includes(f.type) || f.mode === 'REPEATED') {
       throw new SchemaFileError(`${source}: partitioning field "${t.partitioning.field}" must be a DATE, TIMESTAMP or DATETIME column`);
     }
-    partitioning = { field: f.name, type: t.partitioning.type ?? 'DAY' };
+    const type = t.partitioning.type ?? 'DAY';
+    if (type === 'HOUR' && f.type === 'DATE') {
+      throw new SchemaFileError(`${source}: partitioning field "${f.name}" is a DATE and cannot be partitioned by HOUR`);
+    }
+    partitioning = { field: f.name, type };
   }
   return {
     name,
@@ -127,7 +131,7 @@ export function parseTableSchema(name: string, json: unknown, source = name): Ta
 
 function toField(f: FieldJson, source: string): FieldSchema {
   const isRecord = f.type === 'RECORD' || f.type === 'STRUCT';
-  if (isRecord !== (f.fields !== undefined && f.fields.length > 0)) {
+  if (isRecord ? (f.fields?.length ?? 0) === 0 : f.fields !== undefined) {
     throw new SchemaFileError(`${source}: field "${f.name}": RECORD fields need nested "fields", other types must not have them`);
   }
   const nested = f.fields?.map((c) => toField(c, source));

@@ -21,15 +21,7 @@ export interface OrganizationView {
   readonly subscription: SubscriptionView | null;
 }
 
-export interface SubscriptionView {
-  readonly plan_name: string;
-  readonly status: SubscriptionStatus;
-  readonly daily_limit: number;
-  readonly monthly_limit: number;
-  readonly concurrent_limit: number;
-  readonly trial_end_date: string | null;
-  readonly updated_at: string;
-}
+export type SubscriptionView = Omit<Subscription, 'org_slug' | 'created_at' | 'updated_at'> & { readonly updated_at: string };
 
 export interface SubscriptionChange {
   readonly plan?: string;
