@@ -39,7 +39,7 @@ export default tseslint.config(
   },
   {
     files: ['src/api/**/*.ts'],
-    rules: restrict([...ADAPTERS, '**/cli/**', '**/scheduler/**'], 'api/ calls services/, never cli/, scheduler/ or adapters.'),
+    rules: restrict([...ADAPTERS, '**/cli/**', '**/scheduler/**', '**/processors/**', '**/control-store/**', '**/warehouse/**'], 'api/ calls services/, never processors, stores, cli/, scheduler/ or adapters.'),
   },
   {
     files: ['src/cli/**/*.ts'],

@@ -72,17 +72,17 @@ export async function createRuntime(config: Config, rootKey: string, logger: Log
     const plans = loadPlans(path.join(config.configsDir, 'system', 'plans.yml'));
     const now = (): Date => new Date();
     const catalog = createProcessorCatalog({
-      setup: { controlStore, warehouse, plans, warehouseSharesControlStore: true, now },
+      setup: { controlStore, warehouse, plans, warehouseSharesControlStore: true, now, logger },
     });
     const setupRunner = new SetupRunner(config.configsDir, catalog, controlStore, logger);
     const auth = new AuthService(rootKey, controlStore, logger, { cacheTtlMs: config.apiKeyCacheTtlMs });
     const services = {
       auth,
       audit: new AuditService(controlStore, logger, now),
-      bootstrap: new BootstrapService(setupRunner),
+      bootstrap: new BootstrapService(setupRunner, auth),
       organizations: new OrganizationService(controlStore, warehouse, plans, setupRunner, auth, now),
       apiKeys: new ApiKeyService(controlStore, auth, now),
-      health: new HealthService(controlStore, warehouse),
+      health: new HealthService(controlStore, warehouse, logger),
     };
     const app = await buildApp(services, {
       logger,

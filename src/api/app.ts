@@ -57,6 +57,11 @@ export async function buildApp(services: AppServices, opts: AppOptions): Promise
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
+    // Errors raised before routing (malformed URL, over-long parameter) get the problem shape too.
+    frameworkErrors: (error, request, reply) => {
+      void reply.header('x-request-id', request.id);
+      return sendProblem(reply, toAppError(error).appError, request.id);
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // Bodies are validated strictly (wrong types and unknown fields are errors); query strings and
@@ -128,8 +133,9 @@ function registerAudit(app: FastifyInstance, audit: AuditService): void {
     if (action === undefined || request.principal === null) return payload;
     const params = request.params as { org?: string } | undefined;
     const bodySlug = (request.body as { org_slug?: unknown } | undefined)?.org_slug;
+    // An org key acts for its own org (also when it knocked on another's door); root acts on the target.
     const orgSlug =
-      params?.org ?? (typeof bodySlug === 'string' && isOrgSlug(bodySlug) ? bodySlug : request.principal.kind === 'org' ? request.principal.orgSlug : null);
+      request.principal.kind === 'org' ? request.principal.orgSlug : (params?.org ?? (typeof bodySlug === 'string' && isOrgSlug(bodySlug) ? bodySlug : null));
     await audit.record(callContext(request), {
       action,
       orgSlug: orgSlug !== null && isOrgSlug(orgSlug) ? orgSlug : null,

@@ -43,6 +43,8 @@ export interface OrgRepository {
 export interface ApiKeyRepository {
   insert(key: ApiKeyRecord): Promise<void>;
   findByHash(hash: string): Promise<ApiKeyRecord | undefined>;
+  /** The key with its organization's status, for authentication (one round trip). */
+  findForAuth(hash: string): Promise<(ApiKeyRecord & { org_status: string }) | undefined>;
   /** Revokes active keys of the org; returns the hashes revoked. */
   revokeAllForOrg(orgSlug: string, at: Date, reason: string): Promise<string[]>;
   revokeByHash(hash: string, at: Date, reason: string): Promise<ApiKeyRecord | undefined>;

@@ -25,6 +25,7 @@ export const ERROR_CATALOGUE = {
   API_KEY_NOT_FOUND: { status: 404, title: 'API key not found' },
   // 409: the state of the system forbids it
   ORG_EXISTS: { status: 409, title: 'Organization already exists' },
+  DATASET_NOT_EMPTY: { status: 409, title: 'Dataset already holds data' },
   ORG_DELETED: { status: 409, title: 'Organization is deleted' },
   ORG_NOT_DELETED: { status: 409, title: 'Organization is not deleted' },
   NOT_BOOTSTRAPPED: { status: 409, title: 'Bootstrap required' },

@@ -44,7 +44,7 @@ export class SqlSchemaManager {
 
   async existingTables(schema: string): Promise<Set<string>> {
     const rows = await this.db.query<{ table_name: string }>(
-      'SELECT table_name FROM information_schema.tables WHERE table_schema = $1',
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE'",
       [schema],
     );
     return new Set(rows.map((r) => r.table_name));

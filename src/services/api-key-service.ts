@@ -23,6 +23,8 @@ export class ApiKeyService {
     const at = this.now();
     const id = newId();
     const revoked = await this.store.transaction(async (tx) => {
+      // Re-checked inside the transaction: an offboarding that committed meanwhile must win.
+      if ((await tx.orgs.getProfile(orgSlug))?.status !== 'ACTIVE') throw new AppError('ORG_DELETED', `organization "${orgSlug}" is deleted`);
       const hashes = await tx.apiKeys.revokeAllForOrg(orgSlug, at, 'rotated');
       await tx.apiKeys.insert({
         api_key_id: id,

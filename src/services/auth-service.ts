@@ -66,8 +66,9 @@ export class AuthService {
       this.touched.add(cached.principal.apiKeyId);
       return cached.principal;
     }
-    const record = await this.store.apiKeys.findByHash(hash);
-    if (record === undefined || !record.is_active || (record.expires_at !== null && record.expires_at.getTime() <= now)) {
+    const record = await this.store.apiKeys.findForAuth(hash);
+    // A key works only while its organization is ACTIVE, whatever races left its own flag at.
+    if (record === undefined || !record.is_active || record.org_status !== 'ACTIVE' || (record.expires_at !== null && record.expires_at.getTime() <= now)) {
       this.cache.delete(hash);
       throw invalid;
     }
@@ -83,6 +84,11 @@ export class AuthService {
   /** Forget keys that were just revoked so the very next request with them fails. */
   evict(hashes: readonly string[]): void {
     for (const h of hashes) this.cache.delete(h);
+  }
+
+  /** Forget every cached key (after the key table itself was recreated or purged). */
+  clear(): void {
+    this.cache.clear();
   }
 
   async flushLastUsed(): Promise<void> {

@@ -1,7 +1,7 @@
 import type { ControlStore } from '../control-store/control-store.js';
 import type { OrgProfile, Subscription, SubscriptionStatus } from '../control-store/records.js';
 import { AppError } from '../core/errors.js';
-import type { OnboardingRequest } from '../processors/setup/onboarding-checks.js';
+import type { OnboardingRequest } from '../core/onboarding-request.js';
 import type { PlanCatalog } from '../plans/plans.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
 import type { AuthService } from './auth-service.js';
@@ -28,6 +28,8 @@ export interface SubscriptionChange {
   readonly status?: SubscriptionStatus;
   readonly trial_end_date?: string | null;
 }
+
+export { SUBSCRIPTION_STATUSES } from '../control-store/records.js';
 
 export const RUNNABLE_STATUSES: readonly SubscriptionStatus[] = ['TRIAL', 'ACTIVE'];
 
@@ -70,11 +72,15 @@ export class OrganizationService {
       if (plan === undefined) throw new AppError('UNKNOWN_PLAN', `unknown plan "${change.plan}"; choose one of ${this.plans.names().join(', ')}`);
       limits = { plan_name: plan.name, daily_limit: plan.daily_limit, monthly_limit: plan.monthly_limit, concurrent_limit: plan.concurrent_limit };
     }
-    await this.store.orgs.updateSubscription(
-      orgSlug,
-      { ...limits, ...(change.status === undefined ? {} : { status: change.status }), ...(change.trial_end_date === undefined ? {} : { trial_end_date: change.trial_end_date }) },
-      this.now(),
-    );
+    await this.store.transaction(async (tx) => {
+      // Re-checked inside the transaction so a concurrent offboarding cannot be undone.
+      if ((await tx.orgs.getProfile(orgSlug))?.status === 'DELETED') throw new AppError('ORG_DELETED', `organization "${orgSlug}" is deleted`);
+      await tx.orgs.updateSubscription(
+        orgSlug,
+        { ...limits, ...(change.status === undefined ? {} : { status: change.status }), ...(change.trial_end_date === undefined ? {} : { trial_end_date: change.trial_end_date }) },
+        this.now(),
+      );
+    });
     const sub = await this.store.orgs.getSubscription(orgSlug);
     if (sub === undefined) throw new AppError('ORG_NOT_FOUND', `organization "${orgSlug}" not found`);
     return toSubscriptionView(sub);
@@ -116,13 +122,14 @@ export class OrganizationService {
     });
     this.auth.evict(revoked);
     const datasetDropped = opts.dropDataset ? await this.warehouse.dropDataset(orgSlug) : false;
+    const deletedAt = (await this.store.orgs.getProfile(orgSlug))?.deleted_at ?? at; // the first offboarding's time
     return {
       org_slug: orgSlug,
       status: 'DELETED',
       api_keys_revoked: revoked.length,
       schedules_deactivated: schedules,
       dataset_dropped: datasetDropped,
-      deleted_at: at.toISOString(),
+      deleted_at: deletedAt.toISOString(),
     };
   }
 
@@ -133,6 +140,7 @@ export class OrganizationService {
       throw new AppError('ORG_NOT_DELETED', `organization "${orgSlug}" is not deleted; DELETE /api/v1/organizations/${orgSlug} first`);
     }
     await this.store.transaction((tx) => tx.orgs.purge(orgSlug));
+    this.auth.clear();
     const datasetDropped = await this.warehouse.dropDataset(orgSlug);
     return { org_slug: orgSlug, purged: true, dataset_dropped: datasetDropped };
   }

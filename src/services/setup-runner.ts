@@ -49,7 +49,10 @@ export class SetupRunner {
     const pipelineLoggingId = newId();
     const org = isOrgSlug(orgSlug) ? orgSlug : PLATFORM_ORG;
     const outcome = await runPipeline(spec, { orgSlug: org, pipelineLoggingId, inputs }, { catalog: this.catalog, logger: this.logger });
-    await this.log(spec, name, org, pipelineLoggingId, inputs, call, outcome);
+    // Only a successful onboarding belongs to the org's own history; dry runs and failed attempts
+    // (possibly by someone else, for a slug that exists or will) stay on the platform's record.
+    const logOrg = name === 'onboarding' && outcome.status === 'SUCCESS' ? org : PLATFORM_ORG;
+    await this.log(spec, name, logOrg, pipelineLoggingId, inputs, call, outcome);
     if (outcome.status === 'FAILED') throw outcome.error;
     return { ...outcome, pipelineLoggingId };
   }

@@ -25,8 +25,11 @@ export interface Warehouse {
    * warehouse renders as its own qualified names.
    */
   createOrReplaceView(dataset: string, view: string, sql: string): Promise<void>;
+  /** Base tables of a dataset (views excluded). */
   listTables(dataset: string): Promise<string[]>;
-  /** Runs a statement with `$n` (DuckDB) parameters bound; returns its rows. */
+  /** Names the engine itself gives meaning to, which a dataset must not take (e.g. catalog names). */
+  reservedDatasetNames(): Promise<string[]>;
+  /** Runs a statement with its positional parameters bound (never spliced into the text); returns its rows. */
   query<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
   close(): Promise<void>;
 }

@@ -71,6 +71,37 @@ describe('org keys', () => {
     expect(rows).toEqual([{ is_active: false, revoked_reason: 'rotated' }, { is_active: true, revoked_reason: null }]);
   });
 
+  it('a key of an organization that is not ACTIVE never authenticates, even if its own row says active', async () => {
+    const { rt, a } = await twoOrgs();
+    expect((await rt.org(a, 'GET', '/api/v1/organizations/org_alpha')).statusCode).toBe(200);
+    // What a rotate racing an offboarding could leave behind: an active key row of a deleted org.
+    await rt.root('DELETE', '/api/v1/organizations/org_alpha');
+    await rt.warehouse.query(`UPDATE organizations.org_api_keys SET is_active = TRUE, revoked_at = NULL WHERE org_slug = 'org_alpha'`);
+    expectProblem(await rt.org(a, 'GET', '/api/v1/organizations/org_alpha'), 401, 'INVALID_API_KEY');
+  });
+
+  it('offboarding and rotation racing each other never leave a working key', async () => {
+    const { rt, a } = await twoOrgs();
+    const [off, rot] = await Promise.all([rt.root('DELETE', '/api/v1/organizations/org_alpha'), rt.org(a, 'POST', '/api/v1/organizations/org_alpha/api-keys/rotate')]);
+    expect(off.statusCode).toBe(200);
+    const fresh = rot.statusCode === 201 ? String(rot.json().api_key) : a;
+    expectProblem(await rt.org(fresh, 'GET', '/api/v1/organizations/org_alpha'), 401, 'INVALID_API_KEY');
+  });
+
+  it('forced re-bootstrap forgets cached keys at once', async () => {
+    const { rt, a } = await twoOrgs();
+    expect((await rt.org(a, 'GET', '/api/v1/organizations/org_alpha')).statusCode).toBe(200); // cached
+    await rt.root('POST', '/api/v1/admin/bootstrap', { force_recreate_tables: true });
+    await rt.onboard('org_alpha'); // a new tenant takes the slug
+    expectProblem(await rt.org(a, 'GET', '/api/v1/organizations/org_alpha/quota'), 401, 'INVALID_API_KEY');
+  });
+
+  it('rotation takes no body fields', async () => {
+    const { rt, a } = await twoOrgs();
+    expectProblem(await rt.org(a, 'POST', '/api/v1/organizations/org_alpha/api-keys/rotate', { a: 1 }), 400, 'VALIDATION_FAILED');
+    expect((await rt.org(a, 'GET', '/api/v1/organizations/org_alpha')).statusCode).toBe(200);
+  });
+
   it('root can rotate any org key', async () => {
     const { rt, b } = await twoOrgs();
     const res = await rt.root('POST', '/api/v1/organizations/org_beta/api-keys/rotate');
@@ -143,6 +174,13 @@ describe('audit', () => {
     expect(all).not.toContain(a);
     expect(all).not.toContain(rotate.json().api_key);
     expect(all).not.toContain(ROOT_KEY);
+  });
+
+  it('records an org key\'s attempt on another org under the caller\'s own org', async () => {
+    const { rt, a } = await twoOrgs();
+    await rt.request({ method: 'POST', url: '/api/v1/organizations/org_beta/api-keys/rotate', headers: { 'x-api-key': a, 'x-user-id': 'mallory' } });
+    const rows = await rt.warehouse.query(`SELECT org_slug, status_code FROM organizations.org_audit_logs WHERE user_id = 'mallory'`);
+    expect(rows).toEqual([{ org_slug: 'org_alpha', status_code: 404 }]);
   });
 
   it('refuses an unusable X-User-ID', async () => {

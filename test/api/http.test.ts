@@ -34,6 +34,15 @@ describe('HTTP conventions', () => {
     expect(odd.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it('answers malformed URLs and over-long parameters with problems', async () => {
+    rt = await startRuntime();
+    expectProblem(await rt.request({ method: 'GET', url: '/api/v1/organizations/%E0%A4%A' }), 400, 'VALIDATION_FAILED');
+    const long = await rt.request({ method: 'GET', url: `/api/v1/organizations/${'a'.repeat(101)}` });
+    expect(long.statusCode).toBeGreaterThanOrEqual(400);
+    expect(long.statusCode).toBeLessThan(500);
+    expect(long.headers['content-type']).toMatch(/^application\/problem\+json/);
+  });
+
   it('serves OpenAPI at /docs when enabled, and nothing when disabled', async () => {
     rt = await startRuntime({ ENABLE_API_DOCS: 'true' });
     const doc = await rt.request({ method: 'GET', url: '/docs/json' });
@@ -59,6 +68,22 @@ describe('HTTP conventions', () => {
 });
 
 describe('logs', () => {
+  it('redact keys and credentials wherever a log call puts them', () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const logger = createLogger({ logLevel: 'info' }, sink);
+    logger.info({ req: { headers: { 'x-api-key': 'acme_api_SECRET1', 'x-ca-root-key': 'ROOTSECRET2', authorization: 'Bearer SECRET3' } } }, 'request');
+    logger.info({ api_key: 'SECRET4', result: { api_key: 'SECRET5', credential: 'SECRET6' } }, 'result');
+    const out = lines.join('');
+    expect(out).not.toMatch(/SECRET\d/);
+    expect(out.match(/\[redacted\]/g)).toHaveLength(6);
+  });
+
   it('never contain keys, and carry request ids', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'convergence-logs-'));
     const lines: string[] = [];

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/crypto/api-keys.js';
 import { expectProblem, ROOT_KEY, startRuntime, type TestRuntime } from '../helpers/runtime.js';
@@ -35,7 +38,7 @@ describe('dry run', () => {
     const body = res.json();
     expect(body.valid).toBe(true);
     expect(body.checks.map((c: { name: string }) => c.name)).toEqual([
-      'org_slug_format', 'org_slug_not_reserved', 'company_name_valid', 'admin_email_valid', 'subscription_plan_known', 'bootstrap_done', 'warehouse_reachable', 'org_slug_available',
+      'org_slug_format', 'org_slug_not_reserved', 'company_name_valid', 'admin_email_valid', 'subscription_plan_known', 'bootstrap_done', 'warehouse_reachable', 'org_slug_available', 'org_dataset_empty',
     ]);
     expect(body.checks.every((c: { passed: boolean }) => c.passed)).toBe(true);
     expect(await traces('acmecorp')).toEqual(NOTHING);
@@ -139,6 +142,7 @@ describe('onboarding', () => {
     ['reserved main', 'main', 'RESERVED_ORG_SLUG'],
     ['reserved pg_catalog', 'pg_catalog', 'RESERVED_ORG_SLUG'],
     ['reserved pg_ prefix', 'pg_acme', 'RESERVED_ORG_SLUG'],
+    ['the DuckDB catalog name', 'convergence', 'RESERVED_ORG_SLUG'],
   ])('refuses a slug with %s (400) and leaves nothing behind', async (_label, slug, code) => {
     await rt.bootstrap();
     expectProblem(await rt.root('POST', '/api/v1/organizations/onboard', request(slug)), 400, code);
@@ -153,6 +157,7 @@ describe('onboarding', () => {
     ['missing field', { org_slug: 'acmecorp', company_name: 'Acme' }, 400, 'VALIDATION_FAILED'],
     ['wrong type', request('acmecorp', { company_name: 42 }), 400, 'VALIDATION_FAILED'],
     ['empty company name', request('acmecorp', { company_name: '   ' }), 400, 'VALIDATION_FAILED'],
+    ['lone surrogate in company name', request('acmecorp', { company_name: 'Acme \ud800' }), 400, 'VALIDATION_FAILED'],
     ['malformed JSON', '{"org_slug": "acmecorp",', 400, 'MALFORMED_JSON'],
     ['JSON array', '[1,2]', 400, 'VALIDATION_FAILED'],
     ['prototype pollution', '{"__proto__": {"admin": true}, "org_slug": "acmecorp"}', 400, 'MALFORMED_JSON'],
@@ -175,26 +180,49 @@ describe('onboarding', () => {
     expectProblem(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
   });
 
-  it('is all-or-nothing when the warehouse step fails, and the retry succeeds', async () => {
+  it('never adopts a dataset that already holds tables, but reuses one holding only views', async () => {
     await rt.bootstrap();
-    // A table squatting on the view's name makes CREATE OR REPLACE VIEW fail for real.
     await rt.warehouse.query('CREATE SCHEMA acmecorp');
-    await rt.warehouse.query('CREATE TABLE acmecorp.org_comprehensive_view (x INTEGER)');
-    const res = await rt.root('POST', '/api/v1/organizations/onboard', request('acmecorp'));
-    expectProblem(res, 500, 'INTERNAL');
-    expect(res.body).not.toMatch(/org_comprehensive_view|Catalog|DuckDB/i); // no internals in a 5xx
+    await rt.warehouse.query(`CREATE TABLE acmecorp.openai_cost_daily AS SELECT 'earlier tenant data' AS secret`);
+    expectProblem(await rt.root('POST', '/api/v1/organizations/onboard', request('acmecorp')), 409, 'DATASET_NOT_EMPTY');
     expect((await traces('acmecorp')).rows).toEqual(NOTHING.rows);
-    // The failed attempt is logged as a FAILED run with the engine's message.
-    const runs = await rt.warehouse.query<{ status: string; error_message: string }>(
-      `SELECT status, error_message FROM organizations.org_meta_pipeline_runs WHERE org_slug = 'acmecorp'`,
-    );
-    expect(runs).toHaveLength(1);
-    expect(runs[0]?.status).toBe('FAILED');
-    expect(runs[0]?.error_message).toMatch(/org_comprehensive_view/);
 
-    await rt.warehouse.query('DROP TABLE acmecorp.org_comprehensive_view');
-    const retry = await rt.root('POST', '/api/v1/organizations/onboard', request('acmecorp'));
-    expect(retry.statusCode, retry.body).toBe(201);
+    await rt.warehouse.query('DROP TABLE acmecorp.openai_cost_daily');
+    await rt.warehouse.query('CREATE VIEW acmecorp.org_comprehensive_view AS SELECT 1 AS x'); // an interrupted attempt
+    const res = await rt.root('POST', '/api/v1/organizations/onboard', request('acmecorp'));
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json().dataset_created).toBe(false);
+  });
+
+  it('is all-or-nothing when the warehouse step fails, and the retry succeeds', async () => {
+    await rt.close();
+    const configs = fs.mkdtempSync(path.join(os.tmpdir(), 'convergence-configs-'));
+    fs.cpSync(path.resolve(import.meta.dirname, '..', '..', 'configs'), configs, { recursive: true });
+    const viewFile = path.join(configs, 'setup/organizations/onboarding/views/org_comprehensive_view.sql');
+    const good = fs.readFileSync(viewFile, 'utf8');
+    // A view over a table that does not exist fails for real when DuckDB binds it.
+    fs.writeFileSync(viewFile, good.replace('{table:organizations.org_meta_step_logs}', '{table:organizations.no_such_table}'));
+    rt = await startRuntime({ CONVERGENCE_CONFIGS_DIR: configs });
+    try {
+      await rt.bootstrap();
+      const res = await rt.root('POST', '/api/v1/organizations/onboard', request('acmecorp'));
+      expectProblem(res, 500, 'INTERNAL');
+      expect(res.body).not.toMatch(/no_such_table|Catalog|DuckDB/i); // no internals in a 5xx
+      expect(await traces('acmecorp')).toEqual(NOTHING); // the dataset this attempt created is gone
+      // The failed attempt is on the platform's record with the engine's message, not in the org's history.
+      const runs = await rt.warehouse.query<{ org_slug: string; status: string; error_message: string }>(
+        `SELECT org_slug, status, error_message FROM organizations.org_meta_pipeline_runs WHERE pipeline_id = 'setup_organizations_onboarding'`,
+      );
+      expect(runs).toEqual([{ org_slug: '_platform', status: 'FAILED', error_message: expect.stringMatching(/no_such_table/) }]);
+
+      fs.writeFileSync(viewFile, good);
+      const retry = await rt.root('POST', '/api/v1/organizations/onboard', request('acmecorp'));
+      expect(retry.statusCode, retry.body).toBe(201);
+      const history = await rt.warehouse.query(`SELECT DISTINCT run_status FROM acmecorp.org_comprehensive_view`);
+      expect(history).toEqual([{ run_status: 'SUCCESS' }]);
+    } finally {
+      fs.rmSync(configs, { recursive: true, force: true });
+    }
   });
 
   it('is all-or-nothing when the control-store transaction fails: rows rolled back, dataset dropped', async () => {

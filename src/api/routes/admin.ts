@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { callContext } from '../auth.js';
 import type { AppServices } from '../app.js';
-import { OrgParams, problemResponses, ROOT_SECURITY } from '../schemas/common.js';
+import { EmptyBody, OrgParams, problemResponses, ROOT_SECURITY } from '../schemas/common.js';
 
 const tags = ['admin'];
 
@@ -76,6 +76,7 @@ export const adminRoutes =
           summary: 'Remove every row and the dataset of a deleted organization, freeing its slug',
           security: ROOT_SECURITY,
           params: OrgParams,
+          body: EmptyBody,
           response: { 200: Type.Object({ org_slug: Type.String(), purged: Type.Boolean(), dataset_dropped: Type.Boolean() }), ...problemResponses(404, 409) },
         },
       },

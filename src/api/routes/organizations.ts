@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { OrgParams, ORG_SECURITY, problemResponses, ROOT_OR_ORG_SECURITY, ROOT_SECURITY } from '../schemas/common.js';
+import { EmptyBody, OrgParams, ORG_SECURITY, problemResponses, ROOT_OR_ORG_SECURITY, ROOT_SECURITY } from '../schemas/common.js';
 import {
   DryrunResponse,
   OffboardQuery,
@@ -93,6 +93,7 @@ export const organizationRoutes =
           summary: 'Issue a new API key (shown once) and revoke the previous ones',
           security: ROOT_OR_ORG_SECURITY,
           params: OrgParams,
+          body: EmptyBody,
           response: { 201: RotateResponse, ...problemResponses(404, 409) },
         },
       },

@@ -17,6 +17,9 @@ export const Problem = Type.Object(
 export const problemResponses = (...statuses: number[]): Record<number, typeof Problem> =>
   Object.fromEntries([401, 429, 500, ...statuses].map((s) => [s, Problem]));
 
+/** For POST routes that take no input: any field sent is an error, not silently ignored. */
+export const EmptyBody = Type.Object({}, { additionalProperties: false });
+
 export const OrgParams = Type.Object(
   { org: Type.String({ maxLength: 100, description: 'Organization slug' }) },
   { additionalProperties: false },

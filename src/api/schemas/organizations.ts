@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
-import { SUBSCRIPTION_STATUSES } from '../../control-store/records.js';
-import { OnboardingRequest } from '../../processors/setup/onboarding-checks.js';
+import { OnboardingRequest } from '../../core/onboarding-request.js';
+import { SUBSCRIPTION_STATUSES } from '../../services/organization-service.js';
 
 export { OnboardingRequest };
 

@@ -19,6 +19,14 @@ export function sqlApiKeyRepository(db: SqlExecutor): ApiKeyRepository {
       return rows[0];
     },
 
+    async findForAuth(hash) {
+      const rows = await db.query<ApiKeyRecord & { org_status: string } & Record<string, unknown>>(
+        `SELECT k.*, p.status AS org_status FROM ${T.apiKeys} AS k JOIN ${T.profiles} AS p ON p.org_slug = k.org_slug WHERE k.api_key_hash = $1`,
+        [hash],
+      );
+      return rows[0];
+    },
+
     async revokeAllForOrg(orgSlug, at, reason) {
       const rows = await db.query<{ api_key_hash: string }>(
         `UPDATE ${T.apiKeys} SET is_active = FALSE, revoked_at = $2, revoked_reason = $3

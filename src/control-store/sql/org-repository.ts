@@ -20,7 +20,7 @@ export function sqlOrgRepository(db: SqlExecutor): OrgRepository {
     },
 
     async markDeleted(orgSlug, at) {
-      await db.execute(`UPDATE ${T.profiles} SET status = 'DELETED', deleted_at = $2, updated_at = $2 WHERE org_slug = $1`, [orgSlug, at]);
+      await db.execute(`UPDATE ${T.profiles} SET status = 'DELETED', deleted_at = $2, updated_at = $2 WHERE org_slug = $1 AND status <> 'DELETED'`, [orgSlug, at]);
     },
 
     async getSubscription(orgSlug) {

@@ -1,24 +1,16 @@
-import { Type, type Static } from '@sinclair/typebox';
 import { CENTRAL_DATASET } from '../../control-store/control-store.js';
 import { isEmail } from '../../core/email.js';
 import { AppError, errorMessage, type ErrorCode } from '../../core/errors.js';
+import type { OnboardingRequest } from '../../core/onboarding-request.js';
 import { checkOrgSlug, SLUG_RULE } from '../../core/org-slug.js';
+import { isWellFormedText } from '../../core/text.js';
 import type { SetupDeps } from './setup-deps.js';
 
 /**
  * The checks an onboarding request must pass, shared by the dry run (which reports them all) and
  * onboarding (which refuses on the first failure, with that check's error code).
  */
-export const OnboardingRequest = Type.Object(
-  {
-    org_slug: Type.String({ maxLength: 100, description: `Organization id: ${SLUG_RULE}.` }),
-    company_name: Type.String({ maxLength: 500, description: 'Display name, 1–200 characters.' }),
-    admin_email: Type.String({ maxLength: 320, description: 'Administrator email.' }),
-    subscription_plan: Type.Optional(Type.String({ maxLength: 64, description: 'STARTER (default), PROFESSIONAL or SCALE.' })),
-  },
-  { additionalProperties: false },
-);
-export type OnboardingRequest = Static<typeof OnboardingRequest>;
+export type { OnboardingRequest };
 
 export interface CheckResult {
   readonly name: string;
@@ -40,18 +32,20 @@ export async function runOnboardingChecks(req: OnboardingRequest, deps: SetupDep
   };
   const slugProblem = checkOrgSlug(req.org_slug);
   add('org_slug_format', slugProblem !== 'format', 'slug format is valid', `org_slug must be ${SLUG_RULE}`, 'INVALID_ORG_SLUG');
+  let reserved = slugProblem === 'reserved';
   if (slugProblem !== 'format') {
-    add('org_slug_not_reserved', slugProblem !== 'reserved', 'slug is not reserved', `"${req.org_slug}" is a reserved name`, 'RESERVED_ORG_SLUG');
+    reserved ||= (await deps.warehouse.reservedDatasetNames().catch((): string[] => [])).includes(req.org_slug);
+    add('org_slug_not_reserved', !reserved, 'slug is not reserved', `"${req.org_slug}" is a reserved name`, 'RESERVED_ORG_SLUG');
   }
   const company = req.company_name.trim();
   add(
     'company_name_valid',
-    company.length >= 1 && company.length <= 200 && !CONTROL_CHARS.test(company),
+    company.length >= 1 && company.length <= 200 && !CONTROL_CHARS.test(company) && isWellFormedText(company),
     'company name is valid',
     'company_name must be 1–200 characters without control characters',
     'VALIDATION_FAILED',
   );
-  add('admin_email_valid', isEmail(req.admin_email), 'email address is valid', 'admin_email is not a valid email address', 'INVALID_EMAIL');
+  add('admin_email_valid', isEmail(req.admin_email) && isWellFormedText(req.admin_email), 'email address is valid', 'admin_email is not a valid email address', 'INVALID_EMAIL');
   const plan = req.subscription_plan ?? deps.plans.defaultPlan;
   add('subscription_plan_known', deps.plans.get(plan) !== undefined, `plan ${plan} exists`, `unknown plan; choose one of ${deps.plans.names().join(', ')}`, 'UNKNOWN_PLAN');
 
@@ -61,21 +55,35 @@ export async function runOnboardingChecks(req: OnboardingRequest, deps: SetupDep
     bootstrapped = missing.length === 0;
     add('bootstrap_done', bootstrapped, 'central tables exist', `central tables missing (${missing.join(', ')}); run POST /api/v1/admin/bootstrap first`, 'NOT_BOOTSTRAPPED');
   } catch (e) {
-    add('bootstrap_done', false, '', `control store unreachable: ${errorMessage(e)}`, 'CONTROL_STORE_UNAVAILABLE');
+    deps.logger.error({ err: errorMessage(e) }, 'onboarding check: control store unreachable');
+    add('bootstrap_done', false, '', 'control store unreachable', 'CONTROL_STORE_UNAVAILABLE');
   }
   try {
     await deps.warehouse.ping();
     const central = await deps.warehouse.datasetExists(CENTRAL_DATASET);
     add('warehouse_reachable', central || !bootstrapped, 'warehouse is reachable', `warehouse dataset ${CENTRAL_DATASET} is missing`, 'NOT_BOOTSTRAPPED');
   } catch (e) {
-    add('warehouse_reachable', false, '', `warehouse unreachable: ${errorMessage(e)}`, 'WAREHOUSE_UNAVAILABLE');
+    deps.logger.error({ err: errorMessage(e) }, 'onboarding check: warehouse unreachable');
+    add('warehouse_reachable', false, '', 'warehouse unreachable', 'WAREHOUSE_UNAVAILABLE');
   }
-  if (slugProblem === undefined && bootstrapped) {
+  if (slugProblem === undefined && !reserved && bootstrapped) {
     const existing = await deps.controlStore.orgs.getProfile(req.org_slug);
     if (existing?.status === 'DELETED') {
       add('org_slug_available', false, '', `"${req.org_slug}" belongs to a deleted organization; purge it before reuse`, 'ORG_DELETED');
     } else {
       add('org_slug_available', existing === undefined, 'slug is available', `organization "${req.org_slug}" already exists`, 'ORG_EXISTS');
+    }
+    if (existing === undefined) {
+      // A dataset left by an earlier tenant must never be adopted with its data. Views are
+      // recreated by onboarding, so a dataset holding only views (an interrupted attempt) is fine.
+      const leftovers = (await deps.warehouse.datasetExists(req.org_slug)) ? await deps.warehouse.listTables(req.org_slug) : [];
+      add(
+        'org_dataset_empty',
+        leftovers.length === 0,
+        'no data exists under this name',
+        `dataset "${req.org_slug}" already holds tables (${leftovers.slice(0, 5).join(', ')}); drop it or choose another slug`,
+        'DATASET_NOT_EMPTY',
+      );
     }
   }
   return checks;

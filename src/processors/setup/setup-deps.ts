@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { ControlStore } from '../../control-store/control-store.js';
 import type { PlanCatalog } from '../../plans/plans.js';
 import type { Warehouse } from '../../warehouse/warehouse.js';
@@ -13,4 +14,5 @@ export interface SetupDeps {
    */
   readonly warehouseSharesControlStore: boolean;
   readonly now: () => Date;
+  readonly logger: Logger;
 }

@@ -50,6 +50,13 @@ export class DuckDbWarehouse implements Warehouse {
     return [...(await this.schema.existingTables(dataset))].sort();
   }
 
+  async reservedDatasetNames(): Promise<string[]> {
+    // A schema named like an attached catalog (the file's own name, system, temp) makes
+    // two-part names ambiguous in DuckDB.
+    const rows = await this.session.query<{ database_name: string }>('SELECT database_name FROM duckdb_databases()');
+    return rows.map((r) => r.database_name);
+  }
+
   query<T extends Row = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
     return this.session.query<T>(sql, params);
   }
