@@ -18,12 +18,11 @@ export class ApiKeyService {
   async rotate(orgSlug: string, by: Principal): Promise<Record<string, unknown>> {
     const profile = isOrgSlug(orgSlug) ? await this.store.orgs.getProfile(orgSlug) : undefined;
     if (profile === undefined) throw orgNotFound(orgSlug);
-    if (profile.status === 'DELETED') throw new AppError('ORG_DELETED', `organization "${orgSlug}" is deleted`);
     const key = generateApiKey(profile.org_slug as Parameters<typeof generateApiKey>[0]);
     const at = this.now();
     const id = newId();
     const revoked = await this.store.transaction(async (tx) => {
-      // Re-checked inside the transaction: an offboarding that committed meanwhile must win.
+      // Checked inside the transaction: an offboarding that committed meanwhile must win.
       if ((await tx.orgs.getProfile(orgSlug))?.status !== 'ACTIVE') throw new AppError('ORG_DELETED', `organization "${orgSlug}" is deleted`);
       const hashes = await tx.apiKeys.revokeAllForOrg(orgSlug, at, 'rotated');
       await tx.apiKeys.insert({

@@ -64,8 +64,7 @@ export class OrganizationService {
   }
 
   async changeSubscription(orgSlug: string, change: SubscriptionChange): Promise<SubscriptionView> {
-    const profile = await this.requireProfile(orgSlug);
-    if (profile.status === 'DELETED') throw new AppError('ORG_DELETED', `organization "${orgSlug}" is deleted`);
+    await this.requireProfile(orgSlug);
     let limits = {};
     if (change.plan !== undefined) {
       const plan = this.plans.get(change.plan);
@@ -73,7 +72,7 @@ export class OrganizationService {
       limits = { plan_name: plan.name, daily_limit: plan.daily_limit, monthly_limit: plan.monthly_limit, concurrent_limit: plan.concurrent_limit };
     }
     await this.store.transaction(async (tx) => {
-      // Re-checked inside the transaction so a concurrent offboarding cannot be undone.
+      // Checked inside the transaction so a concurrent offboarding cannot be undone.
       if ((await tx.orgs.getProfile(orgSlug))?.status === 'DELETED') throw new AppError('ORG_DELETED', `organization "${orgSlug}" is deleted`);
       await tx.orgs.updateSubscription(
         orgSlug,

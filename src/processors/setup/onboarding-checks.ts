@@ -10,7 +10,6 @@ import type { SetupDeps } from './setup-deps.js';
  * The checks an onboarding request must pass, shared by the dry run (which reports them all) and
  * onboarding (which refuses on the first failure, with that check's error code).
  */
-export type { OnboardingRequest };
 
 export interface CheckResult {
   readonly name: string;

@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import { AppError } from '../../core/errors.js';
 import { defineProcessor } from '../../pipeline/processor.js';
-import { publicCheck, runOnboardingChecks, type OnboardingRequest } from './onboarding-checks.js';
+import { publicCheck, runOnboardingChecks } from './onboarding-checks.js';
+import type { OnboardingRequest } from '../../core/onboarding-request.js';
 import type { SetupDeps } from './setup-deps.js';
 
 /**

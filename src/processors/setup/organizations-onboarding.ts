@@ -6,7 +6,8 @@ import { newId } from '../../core/ids.js';
 import type { OrgSlug } from '../../core/org-slug.js';
 import { generateApiKey } from '../../crypto/api-keys.js';
 import { defineProcessor } from '../../pipeline/processor.js';
-import { firstFailure, runOnboardingChecks, type OnboardingRequest } from './onboarding-checks.js';
+import { firstFailure, runOnboardingChecks } from './onboarding-checks.js';
+import type { OnboardingRequest } from '../../core/onboarding-request.js';
 import type { SetupDeps } from './setup-deps.js';
 
 /**
