@@ -32,13 +32,13 @@ export class SetupRunner {
 
   /** Loads and validates every setup pipeline now, so a broken config stops the start. */
   constructor(
-    configsDir: string,
+    private readonly configsDir: string,
     private readonly catalog: ProcessorCatalog,
     private readonly store: ControlStore,
     private readonly logger: Logger,
   ) {
     this.specs = new Map(
-      (Object.keys(SETUP_PIPELINES) as SetupPipeline[]).map((k) => [k, loadPipelineFile(path.join(configsDir, SETUP_PIPELINES[k]), catalog)]),
+      (Object.keys(SETUP_PIPELINES) as SetupPipeline[]).map((k) => [k, loadPipelineFile(path.join(configsDir, SETUP_PIPELINES[k]), { catalog, configsDir })]),
     );
   }
 
@@ -48,12 +48,12 @@ export class SetupRunner {
     if (spec === undefined) throw new Error(`unknown setup pipeline ${name}`);
     const pipelineLoggingId = newId();
     const org = isOrgSlug(orgSlug) ? orgSlug : PLATFORM_ORG;
-    const outcome = await runPipeline(spec, { orgSlug: org, pipelineLoggingId, inputs }, { catalog: this.catalog, logger: this.logger });
+    const outcome = await runPipeline(spec, { orgSlug: org, dataset: org, pipelineLoggingId, inputs, variables: {}, configsDir: this.configsDir }, { catalog: this.catalog, logger: this.logger });
     // Only a successful onboarding belongs to the org's own history; dry runs and failed attempts
     // (possibly by someone else, for a slug that exists or will) stay on the platform's record.
     const logOrg = name === 'onboarding' && outcome.status === 'SUCCESS' ? org : PLATFORM_ORG;
     await this.log(spec, name, logOrg, pipelineLoggingId, inputs, call, outcome);
-    if (outcome.status === 'FAILED') throw outcome.error;
+    if (outcome.status !== 'SUCCESS') throw outcome.error;
     return { ...outcome, pipelineLoggingId };
   }
 
@@ -99,7 +99,7 @@ export class SetupRunner {
           start_time: o.startTime,
           end_time: o.endTime,
           duration_ms: o.durationMs,
-          error_message: o.status === 'FAILED' ? errorMessage(o.error) : null,
+          error_message: o.errorMessage,
         },
         steps,
       );
