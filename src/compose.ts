@@ -16,6 +16,14 @@ import { BootstrapService } from './services/bootstrap-service.js';
 import { HealthService } from './services/health-service.js';
 import { OrganizationService } from './services/organization-service.js';
 import { SetupRunner } from './services/setup-runner.js';
+import { OutboundHttp } from './net/outbound-http.js';
+import { Metrics } from './observability/metrics.js';
+import { pipelineJsonSchema } from './pipeline/spec-document.js';
+import { PipelineRegistry } from './services/pipeline-registry.js';
+import { PipelineService } from './services/pipeline-service.js';
+import { RunExecutor } from './services/run-executor.js';
+import { RunService } from './services/run-service.js';
+import { CENTRAL_DATASET } from './control-store/control-store.js';
 import type { Warehouse } from './warehouse/warehouse.js';
 import { DuckDbWarehouse } from './warehouse/duckdb/duckdb-warehouse.js';
 
@@ -65,16 +73,23 @@ export async function createRuntime(config: Config, rootKey: string, logger: Log
       `CONTROL_STORE=${config.controlStore} / WAREHOUSE=${config.warehouse}: only the embedded duckdb adapters are available in this version`,
     );
   }
-  const db = await DuckDbDatabase.open(config.duckdbPath);
+  const db = await DuckDbDatabase.open(config.duckdbPath, { readableDirectories: [config.importDir] });
   const controlStore = await DuckDbControlStore.open(db);
   const warehouse = await DuckDbWarehouse.open(db);
   try {
     const plans = loadPlans(path.join(config.configsDir, 'system', 'plans.yml'));
     const now = (): Date => new Date();
+    const metrics = new Metrics();
     const catalog = createProcessorCatalog({
       setup: { controlStore, warehouse, plans, warehouseSharesControlStore: true, now, logger },
+      data: { controlStore, warehouse, now, logger },
+      notify: { smtpUrl: config.smtpUrl, mailFrom: config.mailFrom, outbound: new OutboundHttp(config.outboundAllowlist), now },
     });
     const setupRunner = new SetupRunner(config.configsDir, catalog, controlStore, logger);
+    const registry = new PipelineRegistry(config.configsDir, catalog, controlStore);
+    const executor = new RunExecutor(controlStore, catalog, config.configsDir, config.workerConcurrency, metrics, logger, now);
+    const runs = new RunService(controlStore, registry, executor, metrics, { environment: config.environment, projectId: config.gcpProjectId, now });
+    await recoverInterruptedRuns(runs, controlStore, logger);
     const auth = new AuthService(rootKey, controlStore, logger, { cacheTtlMs: config.apiKeyCacheTtlMs });
     const services = {
       auth,
@@ -83,6 +98,10 @@ export async function createRuntime(config: Config, rootKey: string, logger: Log
       organizations: new OrganizationService(controlStore, warehouse, plans, setupRunner, auth, now),
       apiKeys: new ApiKeyService(controlStore, auth, now),
       health: new HealthService(controlStore, warehouse, logger),
+      runs,
+      pipelines: new PipelineService(controlStore, registry, now),
+      metrics,
+      pipelineSchema: pipelineJsonSchema(catalog),
     };
     const app = await buildApp(services, {
       logger,
@@ -100,6 +119,7 @@ export async function createRuntime(config: Config, rootKey: string, logger: Log
       warehouse,
       async close() {
         await app.close();
+        await executor.close();
         await auth.close();
         await db.close();
       },
@@ -108,4 +128,11 @@ export async function createRuntime(config: Config, rootKey: string, logger: Log
     await db.close();
     throw e;
   }
+}
+
+/** Runs a previous process left QUEUED/RUNNING are closed (embedded mode runs everything in this one process). */
+async function recoverInterruptedRuns(runs: RunService, store: ControlStore, logger: Logger): Promise<void> {
+  if ((await store.missingCentralTables(['org_meta_pipeline_runs', 'org_usage_quotas'])).length > 0) return; // not bootstrapped yet
+  const n = await runs.recoverInterrupted();
+  if (n > 0) logger.warn({ runs: n, dataset: CENTRAL_DATASET }, 'runs interrupted by the previous stop were marked FAILED');
 }

@@ -13,13 +13,17 @@ import type { AuditService } from '../services/audit-service.js';
 import type { AuthService } from '../services/auth-service.js';
 import type { BootstrapService } from '../services/bootstrap-service.js';
 import type { HealthService } from '../services/health-service.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { OrganizationService } from '../services/organization-service.js';
+import type { PipelineService } from '../services/pipeline-service.js';
+import type { RunService } from '../services/run-service.js';
 import { callContext, registerAuth } from './auth.js';
 import { notFoundHandler, sendProblem, toAppError } from './problem.js';
 import { registerRateLimit } from './rate-limit.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { organizationRoutes } from './routes/organizations.js';
+import { pipelineRoutes } from './routes/pipelines.js';
 
 export interface AppServices {
   readonly auth: AuthService;
@@ -28,6 +32,11 @@ export interface AppServices {
   readonly organizations: OrganizationService;
   readonly apiKeys: ApiKeyService;
   readonly health: HealthService;
+  readonly runs: RunService;
+  readonly pipelines: PipelineService;
+  readonly metrics: Metrics;
+  /** JSON Schema of the pipeline format. */
+  readonly pipelineSchema: Readonly<Record<string, unknown>>;
 }
 
 export interface AppOptions {
@@ -117,6 +126,11 @@ export async function buildApp(services: AppServices, opts: AppOptions): Promise
   await app.register(healthRoutes(services, { version: opts.version, environment: opts.environment }));
   await app.register(adminRoutes(services));
   await app.register(organizationRoutes(services));
+  await app.register(pipelineRoutes(services));
+  app.addHook('onResponse', async (request, reply) => {
+    // The route pattern, never the raw URL: label values stay a bounded set.
+    services.metrics.httpObserved(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
   return app;
 }
 

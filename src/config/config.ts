@@ -39,6 +39,8 @@ export interface Config {
   /** (Default: true, except in production.) */
   readonly enableApiDocs: boolean;
   readonly smtpUrl: string | undefined;
+  /** Sender of notification emails. */
+  readonly mailFrom: string;
   /** Origins allowed by CORS; empty means no CORS headers. (Default: none) */
   readonly corsOrigins: readonly string[];
   readonly outboundAllowlist: readonly string[];
@@ -136,6 +138,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     masterKey: read('CONVERGENCE_MASTER_KEY'),
     enableApiDocs: bool('ENABLE_API_DOCS', environment !== 'production'),
     smtpUrl: read('SMTP_URL'),
+    mailFrom: read('MAIL_FROM') ?? 'Convergence <convergence@localhost>',
     corsOrigins: list('CORS_ORIGINS'),
     outboundAllowlist: list('OUTBOUND_ALLOWLIST'),
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),

@@ -3,6 +3,11 @@ import type { TableSchema } from '../schema/table-schema.js';
 import type {
   ApiKeyRecord,
   AuditEntry,
+  DqResultRecord,
+  PipelineConfigRecord,
+  RunFilter,
+  RunStatus,
+  StepLogPatch,
   OrgProfile,
   RunRecord,
   StepLogRecord,
@@ -35,6 +40,12 @@ export interface OrgRepository {
   getUsage(orgSlug: string, usageDate: string): Promise<UsageQuota | undefined>;
   /** Runs admitted from the first of `usageDate`'s month up to and including that day. */
   monthRuns(orgSlug: string, usageDate: string): Promise<number>;
+  /** Creates the day's usage row if missing and locks it: admissions of one org serialize on it. */
+  lockUsage(orgSlug: string, usageDate: string, at: Date): Promise<void>;
+  /** Counts one admitted run on the (locked) day row, with the month total and active runs including it. */
+  recordAdmission(orgSlug: string, usageDate: string, monthTotal: number, concurrent: number, at: Date): Promise<void>;
+  /** A run ended: refreshes the day's count of active runs and counts a failure. */
+  recordRunEnd(orgSlug: string, usageDate: string, concurrent: number, failed: boolean, at: Date): Promise<void>;
   deactivateSchedules(orgSlug: string, at: Date): Promise<number>;
   /** Removes every row of the organization from every central table. */
   purge(orgSlug: string): Promise<void>;
@@ -59,8 +70,39 @@ export interface AuditRepository {
 export interface RunRepository {
   /** Writes a run that already finished, with its steps, in one go (setup runs). */
   insertCompletedRun(run: RunRecord, steps: readonly StepLogRecord[]): Promise<void>;
+  insertRun(run: RunRecord): Promise<void>;
+  /** QUEUED → RUNNING; false when the run is no longer queued (e.g. cancelled meanwhile). */
+  startRun(pipelineLoggingId: string, at: Date): Promise<boolean>;
+  /** Sets the final state; false when the run had already finished. */
+  finishRun(
+    pipelineLoggingId: string,
+    f: { status: RunStatus; end_time: Date; duration_ms: number | null; error_message: string | null },
+  ): Promise<boolean>;
+  insertSteps(steps: readonly StepLogRecord[]): Promise<void>;
+  updateStep(stepLoggingId: string, patch: StepLogPatch): Promise<void>;
   getRun(orgSlug: string, pipelineLoggingId: string): Promise<RunRecord | undefined>;
+  /** Newest first. */
+  listRuns(orgSlug: string, filter: RunFilter): Promise<RunRecord[]>;
+  /** Runs of the org that are QUEUED or RUNNING. */
+  countActive(orgSlug: string): Promise<number>;
+  /** Marks every QUEUED/RUNNING run (and its open steps) FAILED; returns the orgs touched. */
+  failInterrupted(message: string, at: Date): Promise<string[]>;
   listSteps(orgSlug: string, pipelineLoggingId: string): Promise<StepLogRecord[]>;
+  insertDqResults(results: readonly DqResultRecord[]): Promise<void>;
+  listDqResults(orgSlug: string, pipelineLoggingId: string): Promise<DqResultRecord[]>;
+}
+
+export interface PipelineConfigRepository {
+  /** The active (latest) version of a config. */
+  get(orgSlug: string, configId: string): Promise<PipelineConfigRecord | undefined>;
+  /** Active configs of the org, latest version each. */
+  list(orgSlug: string): Promise<PipelineConfigRecord[]>;
+  /** Highest version ever stored (0 if none), deleted ones included, so versions never repeat. */
+  lastVersion(orgSlug: string, configId: string): Promise<number>;
+  /** Stores a new version and makes it the active one. */
+  insert(record: PipelineConfigRecord): Promise<void>;
+  /** Deactivates every version; returns how many were active. */
+  deactivate(orgSlug: string, configId: string): Promise<number>;
 }
 
 export interface Repositories {
@@ -68,6 +110,7 @@ export interface Repositories {
   readonly apiKeys: ApiKeyRepository;
   readonly audit: AuditRepository;
   readonly runs: RunRepository;
+  readonly configs: PipelineConfigRepository;
 }
 
 export interface CentralSchemaOptions {

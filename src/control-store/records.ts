@@ -103,3 +103,57 @@ export interface StepLogRecord {
   readonly error_message: string | null;
   readonly metadata: Readonly<Record<string, unknown>> | null;
 }
+
+export const RUN_STATUSES = ['QUEUED', 'RUNNING', 'SUCCESS', 'FAILED', 'CANCELLED', 'TIMEOUT'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export const ACTIVE_RUN_STATUSES: readonly RunStatus[] = ['QUEUED', 'RUNNING'];
+
+export interface StepLogPatch {
+  readonly status: string;
+  readonly attempt: number;
+  readonly start_time?: Date | null;
+  readonly end_time?: Date | null;
+  readonly duration_ms?: number | null;
+  readonly rows_processed?: number | null;
+  readonly error_message?: string | null;
+  readonly metadata?: Readonly<Record<string, unknown>> | null;
+}
+
+export interface RunFilter {
+  readonly status?: RunStatus;
+  readonly pipelineId?: string;
+  readonly pipelinePath?: string;
+  readonly from?: Date;
+  readonly to?: Date;
+  /** Keyset cursor: runs strictly older than this (created_at, id) pair. */
+  readonly before?: { readonly createdAt: Date; readonly id: string };
+  readonly limit: number;
+}
+
+export interface DqResultRecord {
+  readonly dq_result_id: string;
+  readonly pipeline_logging_id: string;
+  readonly org_slug: string;
+  readonly step_id: string | null;
+  readonly check_name: string;
+  readonly check_type: string | null;
+  readonly target_table: string | null;
+  readonly status: 'PASS' | 'FAIL' | 'ERROR';
+  readonly severity: 'warn' | 'error';
+  readonly observed_value: string | null;
+  readonly expected_value: string | null;
+  readonly row_count: number | null;
+  readonly failed_row_count: number | null;
+  readonly message: string | null;
+  readonly created_at: Date;
+}
+
+export interface PipelineConfigRecord {
+  readonly org_slug: string;
+  readonly config_id: string;
+  readonly version: number;
+  readonly yaml: string;
+  readonly is_active: boolean;
+  readonly created_at: Date;
+  readonly created_by: string | null;
+}

@@ -14,6 +14,9 @@ export const ERROR_CATALOGUE = {
   INVALID_EMAIL: { status: 400, title: 'Invalid email address' },
   UNKNOWN_PLAN: { status: 400, title: 'Unknown subscription plan' },
   INVALID_API_KEY_HASH: { status: 400, title: 'Invalid API key hash' },
+  INVALID_PARAMETER: { status: 400, title: 'Invalid run parameter' },
+  INVALID_PIPELINE: { status: 422, title: 'Invalid pipeline configuration' },
+  SQL_NOT_ALLOWED: { status: 422, title: 'SQL refused' },
   // 401/403: who is asking
   ROOT_KEY_REQUIRED: { status: 401, title: 'Root key required' },
   INVALID_ROOT_KEY: { status: 401, title: 'Invalid root key' },
@@ -23,6 +26,9 @@ export const ERROR_CATALOGUE = {
   NOT_FOUND: { status: 404, title: 'Not found' },
   ORG_NOT_FOUND: { status: 404, title: 'Organization not found' },
   API_KEY_NOT_FOUND: { status: 404, title: 'API key not found' },
+  PIPELINE_NOT_FOUND: { status: 404, title: 'Pipeline not found' },
+  RUN_NOT_FOUND: { status: 404, title: 'Run not found' },
+  CONFIG_NOT_FOUND: { status: 404, title: 'Pipeline config not found' },
   // 409: the state of the system forbids it
   ORG_EXISTS: { status: 409, title: 'Organization already exists' },
   DATASET_NOT_EMPTY: { status: 409, title: 'Dataset already holds data' },
@@ -31,10 +37,15 @@ export const ERROR_CATALOGUE = {
   NOT_BOOTSTRAPPED: { status: 409, title: 'Bootstrap required' },
   API_KEY_REVOKED: { status: 409, title: 'API key already revoked' },
   CONFLICT: { status: 409, title: 'Conflict' },
+  RUN_FINISHED: { status: 409, title: 'Run already finished' },
+  SUBSCRIPTION_INACTIVE: { status: 403, title: 'Subscription does not allow runs' },
   // 413/422/429
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
   DRYRUN_FAILED: { status: 422, title: 'Dry run found problems' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
+  DAILY_QUOTA_EXCEEDED: { status: 429, title: 'Daily run quota exceeded' },
+  MONTHLY_QUOTA_EXCEEDED: { status: 429, title: 'Monthly run quota exceeded' },
+  CONCURRENT_LIMIT_REACHED: { status: 429, title: 'Concurrent run limit reached' },
   // 5xx: ours or a dependency's
   INTERNAL: { status: 500, title: 'Internal error' },
   NOT_READY: { status: 503, title: 'Not ready' },

@@ -25,13 +25,29 @@ export class DuckDbDatabase {
     readonly file: string,
   ) {}
 
-  static async open(file: string): Promise<DuckDbDatabase> {
+  /**
+   * Opens (or creates) the file. Unless `externalAccess` is true, the engine is then locked out of
+   * the file system except `readableDirectories` and its own spill directory: no ATTACH, COPY,
+   * file readers or extension installs, whatever SQL reaches it — a wall under the query checks.
+   */
+  static async open(file: string, opts: { readableDirectories?: readonly string[]; externalAccess?: boolean } = {}): Promise<DuckDbDatabase> {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
     // Extensions this build does not embed must never be fetched from the network at run time.
     const instance = await DuckDBInstance.create(file, {
       autoinstall_known_extensions: 'false',
       autoload_known_extensions: 'true',
     });
+    if (opts.externalAccess !== true) {
+      const dirs = [...(opts.readableDirectories ?? []), ...(file === ':memory:' ? [] : [`${file}.tmp`])].map((d) => path.resolve(d));
+      const c = await instance.connect();
+      try {
+        // Settings cannot be given as parameters; the paths are quoted as SQL string literals.
+        await c.run(`SET allowed_directories = [${dirs.map((d) => `'${d.replace(/'/g, "''")}'`).join(', ')}]`);
+        await c.run('SET enable_external_access = false');
+      } finally {
+        c.closeSync();
+      }
+    }
     return new DuckDbDatabase(instance, file);
   }
 
@@ -58,11 +74,11 @@ export class DuckDbSession implements TransactionalExecutor {
 
   constructor(private readonly connection: DuckDBConnection) {}
 
-  query<T extends Row = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
+  query<T extends Row = Row>(sql: string, params: SqlParams = []): Promise<T[]> {
     return this.lock.run(() => runQuery<T>(this.connection, sql, params));
   }
 
-  execute(sql: string, params: readonly SqlValue[] = []): Promise<number> {
+  execute(sql: string, params: SqlParams = []): Promise<number> {
     return this.lock.run(() => runExecute(this.connection, sql, params));
   }
 
@@ -94,18 +110,24 @@ export class DuckDbSession implements TransactionalExecutor {
   }
 }
 
-async function runQuery<T extends Row>(c: DuckDBConnection, sql: string, params: readonly SqlValue[]): Promise<T[]> {
+async function runQuery<T extends Row>(c: DuckDBConnection, sql: string, params: SqlParams): Promise<T[]> {
   const reader = await c.runAndReadAll(sql, toDuckDbValues(params));
   return toRows<T>(reader);
 }
 
-async function runExecute(c: DuckDBConnection, sql: string, params: readonly SqlValue[]): Promise<number> {
+async function runExecute(c: DuckDBConnection, sql: string, params: SqlParams): Promise<number> {
   const result = await c.run(sql, toDuckDbValues(params));
   return result.rowsChanged;
 }
 
-function toDuckDbValues(params: readonly SqlValue[]): DuckDBValue[] {
-  return params.map((v) => (v instanceof Date ? new DuckDBTimestampTZValue(BigInt(v.getTime()) * 1000n) : v));
+/** Positional (`$1`) or named (`$name`) parameters. */
+export type SqlParams = readonly SqlValue[] | Readonly<Record<string, SqlValue>>;
+
+const toDuckDbValue = (v: SqlValue): DuckDBValue => (v instanceof Date ? new DuckDBTimestampTZValue(BigInt(v.getTime()) * 1000n) : v);
+
+function toDuckDbValues(params: SqlParams): DuckDBValue[] | Record<string, DuckDBValue> {
+  if (Array.isArray(params)) return (params as readonly SqlValue[]).map(toDuckDbValue);
+  return Object.fromEntries(Object.entries(params as Record<string, SqlValue>).map(([k, v]) => [k, toDuckDbValue(v)]));
 }
 
 /** Plain values for callers: no bigint where a number fits, DATE as an ISO day string. */

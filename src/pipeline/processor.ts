@@ -27,9 +27,18 @@ export interface StepContext {
   readonly variables: Readonly<Record<string, TypedValue>>;
   /** Outputs of earlier steps, by step id. */
   readonly outputs: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
+  /** The run as it stands when the step starts (handlers such as notifications report it). */
+  readonly run: RunSummary;
   /** Aborted on cancellation and timeouts; pass it to every query and request. */
   readonly signal: AbortSignal;
   readonly logger: Logger;
+}
+
+export interface RunSummary {
+  readonly pipelineId: string;
+  /** RUNNING for ordinary steps; the run's outcome for on_success/on_failure/on_completion steps. */
+  readonly status: 'RUNNING' | 'SUCCESS' | 'FAILED' | 'CANCELLED' | 'TIMEOUT';
+  readonly failures: readonly { readonly step_id: string; readonly error: string }[];
 }
 
 export interface StepResult {

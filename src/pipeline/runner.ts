@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { formatDuration } from '../core/duration.js';
 import { errorMessage, isAppError } from '../core/errors.js';
-import { StepError, type ProcessorCatalog, type StepResult } from './processor.js';
+import { StepError, type ProcessorCatalog, type RunSummary, type StepResult } from './processor.js';
 import { mapStrings, type PipelineSpec, type StepSpec } from './spec.js';
 import { renderTemplate, type TypedValue } from './variables.js';
 
@@ -56,6 +56,8 @@ export interface RunHooks {
 
 export interface RunRequest {
   readonly orgSlug: string;
+  /** The pipeline id with its variables substituted. */
+  readonly pipelineId?: string;
   readonly dataset: string;
   readonly pipelineLoggingId: string;
   readonly configsDir: string;
@@ -102,6 +104,11 @@ export async function runPipeline(spec: PipelineSpec, req: RunRequest, deps: Run
     spec.timeoutMs === undefined ? undefined : setTimeout(() => stop('TIMEOUT', new Error(`pipeline timed out after ${formatDuration(spec.timeoutMs ?? 0)}`)), spec.timeoutMs);
 
   const exec = new StepExecutor(spec, req, deps, outputs, now);
+  const summary = (status: RunSummary['status']): RunSummary => ({
+    pipelineId: req.pipelineId ?? spec.pipelineId,
+    status,
+    failures: [...outcomes.values()].filter((o) => o.status === 'FAILED' || o.status === 'CANCELLED').map((o) => ({ step_id: o.stepId, error: o.errorMessage ?? '' })),
+  });
   let failure: { error: unknown; timedOut: boolean } | undefined;
   try {
     await runPhase(
@@ -109,7 +116,7 @@ export async function runPipeline(spec: PipelineSpec, req: RunRequest, deps: Run
       spec.maxParallel,
       run.signal,
       async (step) => {
-        const o = await exec.execute(step, run.signal, () => stopped);
+        const o = await exec.execute(step, run.signal, () => stopped, summary('RUNNING'));
         record(o.outcome);
         if (o.outcome.status === 'FAILED' && failure === undefined) failure = { error: o.error, timedOut: o.outcome.timedOut };
         return o.outcome.status === 'SUCCESS';
@@ -133,7 +140,7 @@ export async function runPipeline(spec: PipelineSpec, req: RunRequest, deps: Run
     spec.maxParallel,
     handlerSignal,
     async (step) => {
-      const o = await exec.execute(step, handlerSignal, () => undefined, HANDLER_DEFAULT_TIMEOUT_MS);
+      const o = await exec.execute(step, handlerSignal, () => undefined, summary(status), HANDLER_DEFAULT_TIMEOUT_MS);
       record(o.outcome);
       return o.outcome.status === 'SUCCESS';
     },
@@ -213,6 +220,7 @@ class StepExecutor {
     step: StepSpec,
     runSignal: AbortSignal,
     stopped: () => 'CANCELLED' | 'TIMEOUT' | undefined,
+    run: RunSummary,
     defaultTimeoutMs?: number,
   ): Promise<{ outcome: StepOutcome; error: unknown }> {
     const processor = this.deps.catalog.get(step.psType);
@@ -250,6 +258,7 @@ class StepExecutor {
               inputs: this.req.inputs,
               variables: this.req.variables,
               outputs: this.outputs,
+              run,
               signal: ctl.signal,
               logger,
             },

@@ -57,10 +57,14 @@ export const PipelineDocument = Type.Object(
     pipeline_id: Type.String({ minLength: 1, maxLength: 200, description: 'Id recorded with every run; may use variables.' }),
     description: Type.Optional(Type.String({ maxLength: 2000 })),
     version: Type.Optional(Type.Union([Type.String({ maxLength: 50 }), Type.Number()])),
-    parameters: Type.Optional(Type.Record(Type.String({ pattern: NAME_PATTERN }), ParameterDeclaration, { description: 'Run inputs, typed and validated.' })),
+    // additionalProperties: false makes names outside the pattern an error instead of unchecked.
+    parameters: Type.Optional(
+      Type.Record(Type.String({ pattern: NAME_PATTERN }), ParameterDeclaration, { description: 'Run inputs, typed and validated.', additionalProperties: false }),
+    ),
     variables: Type.Optional(
       Type.Record(Type.String({ pattern: NAME_PATTERN }), Type.Union([Type.String({ maxLength: 1000 }), Type.Number(), Type.Boolean()]), {
         description: 'Constants available to steps.',
+        additionalProperties: false,
       }),
     ),
     timeout: Type.Optional(Duration('Longest time the whole run may take')),
@@ -80,7 +84,9 @@ export const SeedDocument = Type.Object(
     timeout: Type.Optional(Type.Unknown()),
     max_parallel: Type.Optional(Type.Unknown()),
     dependencies: Type.Optional(
-      Type.Record(Type.String({ pattern: '^level_\\d{1,3}$' }), Type.Array(Type.Object({ step: Type.String() }, { additionalProperties: false }))),
+      Type.Record(Type.String({ pattern: '^level_\\d{1,3}$' }), Type.Array(Type.Object({ step: Type.String() }, { additionalProperties: false })), {
+        additionalProperties: false,
+      }),
     ),
     steps: Type.Array(
       Type.Object({ id: Type.String(), ps_type: Type.String(), config: Type.Optional(Type.Record(Type.String(), Type.Unknown())) }, { additionalProperties: true }),

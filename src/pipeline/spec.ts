@@ -97,6 +97,7 @@ export function parsePipeline(text: string, source: string, opts: LoadOptions): 
   const parameters = Object.entries(d.parameters ?? {}).map(([name, p]) => parameterSpec(name, p, fail));
   const variables = variableSpecs(d.variables ?? {}, parameters, fail);
   const steps = d.steps.map((s, i) => parseStep(s, `steps[${i}]`, opts, source, fail));
+  if (d.timeout !== undefined) checkDuration(d.timeout, 'timeout', fail);
   checkGraph(steps, fail);
 
   const spec: PipelineSpec = {
@@ -201,6 +202,9 @@ function parseStep(raw: Record<string, unknown>, where: string, opts: LoadOption
   const configProblem = firstError(schema, withDefaults);
   if (configProblem !== undefined) fail(`${label}: ${c.ps_type} config: ${configProblem}`);
   const r = c.retries;
+  if (c.timeout !== undefined) checkDuration(c.timeout, `${label}: timeout`, fail);
+  if (r?.initial_delay !== undefined) checkDuration(r.initial_delay, `${label}: retries.initial_delay`, fail);
+  if (r?.max_delay !== undefined) checkDuration(r.max_delay, `${label}: retries.max_delay`, fail);
   return {
     stepId: c.step_id,
     psType: c.ps_type,
@@ -221,6 +225,15 @@ function parseStep(raw: Record<string, unknown>, where: string, opts: LoadOption
   };
 }
 
+/** Timers cannot wait longer than 2^31-1 ms (about 24.8 days); longer durations are refused, not wrapped. */
+export const MAX_DURATION_MS = 7 * 86_400_000;
+
+function checkDuration(text: string, where: string, fail: (msg: string) => never): void {
+  const ms = parseDuration(text);
+  if (ms === undefined) fail(`${where}: "${text}" is not a duration`);
+  if ((ms as number) > MAX_DURATION_MS) fail(`${where}: ${text} is longer than the maximum of 7d`);
+}
+
 function checkGraph(steps: readonly StepSpec[], fail: (msg: string) => never): void {
   const ids = new Set<string>();
   for (const s of steps) {
@@ -231,6 +244,10 @@ function checkGraph(steps: readonly StepSpec[], fail: (msg: string) => never): v
     for (const dep of s.dependsOn) {
       if (!ids.has(dep)) fail(`step "${s.stepId}": depends_on names unknown step "${dep}"`);
       if (dep === s.stepId) fail(`step "${s.stepId}": depends_on names itself`);
+      const target = steps.find((x) => x.stepId === dep);
+      if (s.trigger === 'always' && target !== undefined && target.trigger !== 'always') {
+        fail(`step "${s.stepId}": depends_on names "${dep}", a ${target.trigger} step, which runs only after the ordinary steps`);
+      }
     }
   }
   const cycle = findCycle(steps.map((s) => ({ id: s.stepId, dependsOn: s.dependsOn })));

@@ -55,7 +55,9 @@ export function coerceValue(type: VariableType, raw: unknown, opts: { values?: r
       return isIsoDate(raw) ? raw : fail('a valid date (YYYY-MM-DD)');
     }
     case 'timestamp':
-      return typeof raw === 'string' && TIMESTAMP.test(raw) && !Number.isNaN(Date.parse(raw)) ? new Date(raw).toISOString() : fail('an ISO 8601 timestamp with a zone');
+      return typeof raw === 'string' && TIMESTAMP.test(raw) && isIsoDate(raw.slice(0, 10)) && !Number.isNaN(Date.parse(raw))
+        ? new Date(raw).toISOString()
+        : fail('an ISO 8601 timestamp with a zone');
     case 'integer':
       if (typeof raw === 'number' && Number.isSafeInteger(raw)) return raw;
       return typeof raw === 'string' && /^-?\d{1,15}$/.test(raw) ? Number(raw) : fail('an integer');

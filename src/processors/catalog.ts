@@ -1,4 +1,10 @@
 import type { ProcessorCatalog, Processor } from '../pipeline/processor.js';
+import { dataQualityProcessor } from './data-quality/check.js';
+import type { DataDeps } from './data-deps.js';
+import { bqEtlProcessor } from './gcp/bq-etl.js';
+import { emailNotificationProcessor } from './notify/email.js';
+import { slackNotificationProcessor, webhookProcessor } from './notify/http-notify.js';
+import type { NotifyDeps } from './notify/notify-deps.js';
 import { onetimeBootstrapProcessor } from './setup/onetime-bootstrap.js';
 import { organizationsDryrunProcessor } from './setup/organizations-dryrun.js';
 import { organizationsOnboardingProcessor } from './setup/organizations-onboarding.js';
@@ -7,6 +13,8 @@ import type { SetupDeps } from './setup/setup-deps.js';
 /** Every processor, by `ps_type`. New step types are registered here and nowhere else. */
 export interface ProcessorDeps {
   readonly setup: SetupDeps;
+  readonly data: DataDeps;
+  readonly notify: NotifyDeps;
 }
 
 export function createProcessorCatalog(deps: ProcessorDeps): ProcessorCatalog {
@@ -14,6 +22,11 @@ export function createProcessorCatalog(deps: ProcessorDeps): ProcessorCatalog {
     onetimeBootstrapProcessor(deps.setup),
     organizationsDryrunProcessor(deps.setup),
     organizationsOnboardingProcessor(deps.setup),
+    bqEtlProcessor(deps.data),
+    dataQualityProcessor(deps.data),
+    emailNotificationProcessor(deps.notify),
+    slackNotificationProcessor(deps.notify),
+    webhookProcessor(deps.notify),
   ];
   const catalog = new Map<string, Processor>();
   for (const p of processors) {
@@ -22,3 +35,6 @@ export function createProcessorCatalog(deps: ProcessorDeps): ProcessorCatalog {
   }
   return catalog;
 }
+
+/** Processors an org's own pipelines may not use: platform setup is the operator's. */
+export const PLATFORM_ONLY_PREFIX = 'setup.';

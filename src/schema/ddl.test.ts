@@ -337,6 +337,7 @@ describe('bootstrap schemas (configs/setup/bootstrap/schemas)', () => {
 // Identifiers and literals
 // ---------------------------------------------------------------------------------------------
 
+// Names that start with a digit are fine once quoted: org slugs (and so datasets) may.
 const INJECTIONS = [
   'a"; DROP TABLE x; --',
   'a`; DROP TABLE x; --',
@@ -350,7 +351,6 @@ const INJECTIONS = [
   '表',
   'a b',
   'a-b',
-  '1abc',
   "a'b",
   'a\nb',
   'abc\n',
@@ -364,6 +364,10 @@ describe('quoteIdent / qualifiedName', () => {
     expect(quoteIdent(dialect, 'org_slug')).toBe(`${q}org_slug${q}`);
     expect(quoteIdent(dialect, '_Mixed_Case9')).toBe(`${q}_Mixed_Case9${q}`);
     expect(quoteIdent(dialect, 'x'.repeat(128))).toBe(`${q}${'x'.repeat(128)}${q}`);
+  });
+
+  it.each(DIALECTS)('%s quoteIdent quotes names that start with a digit (org slugs may)', (dialect) => {
+    expect(quoteIdent(dialect, '1abc')).toBe(dialect === 'bigquery' ? '`1abc`' : '"1abc"');
   });
 
   it.each(DIALECTS)('%s quoteIdent rejects injection attempts and non-identifiers', (dialect) => {
@@ -423,7 +427,7 @@ describe('quoteIdent / qualifiedName', () => {
         } catch {
           return; // rejected is always safe
         }
-        expect(s).toMatch(/^[A-Za-z_][A-Za-z0-9_]*$/);
+        expect(s).toMatch(/^[A-Za-z0-9_]+$/);
         expect(quoted.slice(1, -1)).toBe(s);
       }),
     );

@@ -1,10 +1,9 @@
 import { assertNever } from '../core/errors.js';
 import type { FieldSchema, FieldType, TableSchema } from './table-schema.js';
-import { IDENTIFIER_PATTERN } from './table-schema.js';
 
 /**
  * DDL for the three engines, from one table schema. Identifiers are checked against
- * IDENTIFIER_PATTERN and then quoted, so schema files cannot inject SQL; descriptions are
+ * a safe character set and then quoted, so schema files cannot inject SQL; descriptions are
  * emitted only as BigQuery string literals, escaped.
  */
 export const DIALECTS = ['duckdb', 'postgres', 'bigquery'] as const;
@@ -18,8 +17,11 @@ export interface TableRef {
   readonly project?: string;
 }
 
+/** Names that are safe once quoted: dataset names may start with a digit (org slugs can). */
+const QUOTABLE = /^[A-Za-z0-9_]{1,128}$/;
+
 export function quoteIdent(dialect: Dialect, name: string): string {
-  if (!IDENTIFIER_PATTERN.test(name)) throw new Error(`Invalid identifier: ${JSON.stringify(name)}`);
+  if (!QUOTABLE.test(name)) throw new Error(`Invalid identifier: ${JSON.stringify(name)}`);
   return dialect === 'bigquery' ? `\`${name}\`` : `"${name}"`;
 }
 

@@ -11,6 +11,37 @@ export interface DatasetOptions {
   readonly labels?: Readonly<Record<string, string>>;
 }
 
+/** Options of queries that run pipeline SQL. */
+export interface QueryOptions {
+  /** Values for the `@name` parameters of the SQL; bound, never spliced. */
+  readonly params?: Readonly<Record<string, SqlValue>>;
+  /** Dataset that unqualified table names resolve to. */
+  readonly defaultDataset?: string;
+  /** Aborting it interrupts the running statement. */
+  readonly signal?: AbortSignal;
+}
+
+export const WRITE_DISPOSITIONS = ['WRITE_TRUNCATE', 'WRITE_APPEND', 'WRITE_EMPTY', 'WRITE_PARTITION'] as const;
+export type WriteDisposition = (typeof WRITE_DISPOSITIONS)[number];
+
+/** Writes the result of a query into a table, atomically: on failure the table is as it was. */
+export interface WriteRequest {
+  readonly dataset: string;
+  readonly table: string;
+  readonly query: string;
+  readonly disposition: WriteDisposition;
+  /** Used to create the table when it does not exist (and to add new columns when it does). */
+  readonly schema?: TableSchema;
+  /** For WRITE_PARTITION: the DATE column and the day being replaced; rows for any other day are refused. */
+  readonly partition?: { readonly field: string; readonly value: string };
+}
+
+export interface WriteResult {
+  readonly rowsWritten: number;
+  readonly rowsReplaced: number;
+  readonly tableCreated: boolean;
+}
+
 export interface Warehouse {
   readonly kind: 'duckdb' | 'bigquery';
   ping(): Promise<void>;
@@ -31,6 +62,18 @@ export interface Warehouse {
   reservedDatasetNames(): Promise<string[]>;
   /** Runs a statement with its positional parameters bound (never spliced into the text); returns its rows. */
   query<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
+  /** Runs pipeline SQL (`@name` parameters); interruptible through `opts.signal`. */
+  runQuery<T extends Row = Row>(sql: string, opts?: QueryOptions): Promise<T[]>;
+  /** Runs `req.query` and writes its rows per `req.disposition`; all or nothing. */
+  writeQueryResult(req: WriteRequest, opts?: QueryOptions): Promise<WriteResult>;
+  /**
+   * Refuses (SQL_NOT_ALLOWED) a query that is not a single SELECT or that reaches outside
+   * `dataset`: other datasets, the central tables, files, catalogs, system functions.
+   */
+  checkQueryScope(sql: string, dataset: string): Promise<void>;
+  /** The engine's quoted form of an identifier and of a table reference. */
+  quoteIdentifier(name: string): string;
+  tableReference(dataset: string, table: string): string;
   close(): Promise<void>;
 }
 

@@ -15,10 +15,11 @@ export class DuckDbControlStore implements ControlStore {
   readonly apiKeys: Repositories['apiKeys'];
   readonly audit: Repositories['audit'];
   readonly runs: Repositories['runs'];
+  readonly configs: Repositories['configs'];
   private readonly schema: SqlSchemaManager;
 
   private constructor(private readonly session: DuckDbSession) {
-    ({ orgs: this.orgs, apiKeys: this.apiKeys, audit: this.audit, runs: this.runs } = sqlRepositories(withDuckDbErrors(session)));
+    ({ orgs: this.orgs, apiKeys: this.apiKeys, audit: this.audit, runs: this.runs, configs: this.configs } = sqlRepositories(withDuckDbErrors(session)));
     this.schema = new SqlSchemaManager(session, 'duckdb');
   }
 

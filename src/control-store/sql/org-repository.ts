@@ -89,6 +89,38 @@ export function sqlOrgRepository(db: SqlExecutor): OrgRepository {
       return Number(rows[0]?.n ?? 0);
     },
 
+    async lockUsage(orgSlug, usageDate, at) {
+      // Creates the day's row if needed, then takes its row lock (PostgreSQL) / write intent (DuckDB):
+      // admissions for one org serialize here, so counts read after it are exact.
+      await db.execute(
+        `INSERT INTO ${T.usage} (org_slug, usage_date, pipelines_run_today, pipelines_run_month, concurrent_running, pipelines_failed_today, updated_at)
+         VALUES ($1, CAST($2 AS DATE), 0, 0, 0, 0, $3) ON CONFLICT DO NOTHING`,
+        [orgSlug, usageDate, at],
+      );
+      await db.execute(`UPDATE ${T.usage} SET updated_at = $3 WHERE org_slug = $1 AND usage_date = CAST($2 AS DATE)`, [orgSlug, usageDate, at]);
+    },
+
+    async recordAdmission(orgSlug, usageDate, monthTotal, concurrent, at) {
+      await db.execute(
+        `UPDATE ${T.usage} SET pipelines_run_today = pipelines_run_today + 1, pipelines_run_month = $3, concurrent_running = $4, updated_at = $5
+         WHERE org_slug = $1 AND usage_date = CAST($2 AS DATE)`,
+        [orgSlug, usageDate, monthTotal, concurrent, at],
+      );
+    },
+
+    async recordRunEnd(orgSlug, usageDate, concurrent, failed, at) {
+      await db.execute(
+        `INSERT INTO ${T.usage} (org_slug, usage_date, pipelines_run_today, pipelines_run_month, concurrent_running, pipelines_failed_today, updated_at)
+         VALUES ($1, CAST($2 AS DATE), 0, 0, 0, 0, $3) ON CONFLICT DO NOTHING`,
+        [orgSlug, usageDate, at],
+      );
+      await db.execute(
+        `UPDATE ${T.usage} SET concurrent_running = $3, pipelines_failed_today = COALESCE(pipelines_failed_today, 0) + CASE WHEN $4 THEN 1 ELSE 0 END, updated_at = $5
+         WHERE org_slug = $1 AND usage_date = CAST($2 AS DATE)`,
+        [orgSlug, usageDate, concurrent, failed, at],
+      );
+    },
+
     async deactivateSchedules(orgSlug, at) {
       return db.execute(`UPDATE ${T.schedules} SET is_active = FALSE, updated_at = $2 WHERE org_slug = $1 AND is_active`, [orgSlug, at]);
     },

@@ -3,6 +3,7 @@ import type { Repositories } from '../control-store.js';
 import { sqlApiKeyRepository } from './api-key-repository.js';
 import { sqlAuditRepository } from './audit-repository.js';
 import { sqlOrgRepository } from './org-repository.js';
+import { sqlPipelineConfigRepository } from './pipeline-config-repository.js';
 import { sqlRunRepository } from './run-repository.js';
 
 /** Every repository bound to one executor (a connection, or a transaction on one). */
@@ -12,5 +13,6 @@ export function sqlRepositories(db: SqlExecutor): Repositories {
     apiKeys: sqlApiKeyRepository(db),
     audit: sqlAuditRepository(db),
     runs: sqlRunRepository(db),
+    configs: sqlPipelineConfigRepository(db),
   };
 }

@@ -1,23 +1,32 @@
+import { AppError } from '../../core/errors.js';
+import { rewriteNamedParameters } from '../../core/sql-lexer.js';
 import type { Row, SqlValue } from '../../core/sql.js';
 import type { DuckDbDatabase, DuckDbSession } from '../../duckdb/duckdb-database.js';
-import { qualifiedName } from '../../schema/ddl.js';
+import { qualifiedName, quoteIdent } from '../../schema/ddl.js';
 import { SqlSchemaManager } from '../../schema/schema-manager.js';
-import { TABLE_REFERENCE, type Warehouse } from '../warehouse.js';
+import { TABLE_REFERENCE, type QueryOptions, type Warehouse, type WriteRequest, type WriteResult } from '../warehouse.js';
+import { footprintOf, scopeProblems } from './duckdb-query-scope.js';
 
 /**
  * The embedded warehouse: one DuckDB schema per dataset, in the same file as the control store
- * but on its own session, so long queries never hold up the control plane.
+ * but on sessions of its own, so long queries never hold up the control plane. Pipeline queries
+ * each borrow a session from a small pool, which lets a cancellation interrupt exactly the
+ * statement of the run being cancelled.
  */
 export class DuckDbWarehouse implements Warehouse {
   readonly kind = 'duckdb' as const;
   private readonly schema: SqlSchemaManager;
+  private readonly idle: DuckDbSession[] = [];
 
-  private constructor(private readonly session: DuckDbSession) {
+  private constructor(
+    private readonly db: DuckDbDatabase,
+    private readonly session: DuckDbSession,
+  ) {
     this.schema = new SqlSchemaManager(session, 'duckdb');
   }
 
   static async open(db: DuckDbDatabase): Promise<DuckDbWarehouse> {
-    return new DuckDbWarehouse(await db.session());
+    return new DuckDbWarehouse(db, await db.session());
   }
 
   async ping(): Promise<void> {
@@ -61,7 +70,118 @@ export class DuckDbWarehouse implements Warehouse {
     return this.session.query<T>(sql, params);
   }
 
-  async close(): Promise<void> {
-    // Closed with the shared database by the composition root.
+  runQuery<T extends Row = Row>(sql: string, opts: QueryOptions = {}): Promise<T[]> {
+    return this.withSession(opts, (s) => {
+      const [text, params] = named(sql, opts.params ?? {});
+      return s.query<T>(text, params);
+    });
   }
+
+  writeQueryResult(req: WriteRequest, opts: QueryOptions = {}): Promise<WriteResult> {
+    return this.withSession(opts, async (s) => {
+      const target = qualifiedName('duckdb', { dataset: req.dataset, table: req.table });
+      let tableCreated = false;
+      if (req.schema !== undefined) {
+        tableCreated = (await this.schema.ensureTables(req.dataset, [{ ...req.schema, name: req.table }]))[0]?.action === 'created';
+      }
+      const [query, params] = named(req.query, opts.params ?? {});
+      return s.transaction(async (tx) => {
+        if (!(await this.schema.existingTables(req.dataset)).has(req.table)) {
+          // No schema file: the first result defines the table.
+          await tx.execute(`CREATE TABLE ${target} AS SELECT * FROM (${query}) WITH NO DATA`, params as never);
+          tableCreated = true;
+        }
+        let rowsReplaced = 0;
+        let source = `(${query})`;
+        switch (req.disposition) {
+          case 'WRITE_TRUNCATE':
+            rowsReplaced = await tx.execute(`DELETE FROM ${target}`);
+            break;
+          case 'WRITE_APPEND':
+            break;
+          case 'WRITE_EMPTY': {
+            const [row] = await tx.query<{ n: number }>(`SELECT count(*)::BIGINT AS n FROM ${target}`);
+            if ((row?.n ?? 0) > 0) throw new AppError('CONFLICT', `WRITE_EMPTY: table ${req.dataset}.${req.table} already holds ${row?.n} rows`);
+            break;
+          }
+          case 'WRITE_PARTITION': {
+            const p = req.partition;
+            if (p === undefined) throw new AppError('VALIDATION_FAILED', 'WRITE_PARTITION needs a partition field and value');
+            const field = quoteIdent('duckdb', p.field);
+            // Staged so that a row for another day is refused before anything is replaced.
+            await tx.execute(`CREATE OR REPLACE TEMP TABLE _convergence_stage AS SELECT * FROM (${query})`, params as never);
+            const [bad] = await tx.query<{ n: number }>(
+              `SELECT count(*)::BIGINT AS n FROM _convergence_stage WHERE ${field} IS DISTINCT FROM CAST($1 AS DATE)`,
+              [p.value],
+            );
+            if ((bad?.n ?? 0) > 0) {
+              throw new AppError('VALIDATION_FAILED', `WRITE_PARTITION ${p.field}=${p.value}: ${bad?.n} rows of the result belong to other days (or have no ${p.field})`);
+            }
+            rowsReplaced = await tx.execute(`DELETE FROM ${target} WHERE ${field} = CAST($1 AS DATE)`, [p.value]);
+            source = '_convergence_stage';
+            break;
+          }
+        }
+        const rowsWritten = await tx.execute(
+          `INSERT INTO ${target} BY NAME SELECT * FROM ${source}`,
+          (source === '_convergence_stage' ? [] : params) as never,
+        );
+        if (source === '_convergence_stage') await tx.execute('DROP TABLE _convergence_stage');
+        return { rowsWritten, rowsReplaced, tableCreated };
+      });
+    });
+  }
+
+  async checkQueryScope(sql: string, dataset: string): Promise<void> {
+    const [text] = named(sql, undefined);
+    const [row] = await this.session.query<{ j: string }>('SELECT json_serialize_sql($1::VARCHAR) AS j', [text]);
+    const parsed = JSON.parse(row?.j ?? '{}') as { error?: boolean; error_message?: string; statements?: unknown[] };
+    if (parsed.error === true) {
+      const why = /Only SELECT/i.test(parsed.error_message ?? '') ? 'only a single SELECT statement is allowed' : (parsed.error_message ?? 'could not parse');
+      throw new AppError('SQL_NOT_ALLOWED', why);
+    }
+    if ((parsed.statements ?? []).length !== 1) throw new AppError('SQL_NOT_ALLOWED', 'only a single SELECT statement is allowed');
+    const problems = scopeProblems(footprintOf(parsed as never), dataset, await this.schema.existingTables(dataset));
+    if (problems.length > 0) throw new AppError('SQL_NOT_ALLOWED', problems.join('; '), { extensions: { problems } });
+  }
+
+  quoteIdentifier(name: string): string {
+    return quoteIdent('duckdb', name);
+  }
+
+  tableReference(dataset: string, table: string): string {
+    return qualifiedName('duckdb', { dataset, table });
+  }
+
+  async close(): Promise<void> {
+    // Sessions close with the shared database in the composition root.
+  }
+
+  /** Borrows a pooled session, scoped to `defaultDataset`, interruptible through `signal`. */
+  private async withSession<T>(opts: QueryOptions, fn: (s: DuckDbSession) => Promise<T>): Promise<T> {
+    opts.signal?.throwIfAborted();
+    const s = this.idle.pop() ?? (await this.db.session());
+    const onAbort = (): void => s.interrupt();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await s.execute(opts.defaultDataset === undefined ? 'RESET search_path' : `SET search_path = '${quoteIdent('duckdb', opts.defaultDataset).slice(1, -1)}'`);
+      return await fn(s);
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+      this.idle.push(s);
+    }
+  }
+}
+
+/** `@name` → DuckDB's `$name`, with only the parameters the text uses (DuckDB refuses extras). */
+function named(sql: string, params: Readonly<Record<string, SqlValue>> | undefined): [string, Record<string, SqlValue>] {
+  const used: Record<string, SqlValue> = {};
+  const text = rewriteNamedParameters(sql, (name) => {
+    if (params !== undefined) {
+      if (!Object.hasOwn(params, name)) throw new AppError('SQL_NOT_ALLOWED', `query parameter @${name} has no value`);
+      used[name] = params[name] as SqlValue;
+    }
+    return `$${name}`;
+  });
+  return [text, used];
 }

@@ -1,0 +1,274 @@
+import type { ControlStore, Repositories } from '../control-store/control-store.js';
+import { ACTIVE_RUN_STATUSES, type DqResultRecord, type RunRecord, type RunStatus, type StepLogRecord } from '../control-store/records.js';
+import { AppError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import type { Metrics } from '../observability/metrics.js';
+import { resolveVariables, utcDay } from '../pipeline/resolve.js';
+import { renderTemplate, VariableError } from '../pipeline/variables.js';
+import { RUNNABLE_STATUSES } from './organization-service.js';
+import type { PipelineRegistry } from './pipeline-registry.js';
+import { actorOf, type CallContext } from './principal.js';
+import type { RunExecutor } from './run-executor.js';
+
+/**
+ * Runs as the API sees them: trigger (validate → admit atomically against the plan → execute),
+ * list, detail with steps and DQ results, cancel.
+ */
+export interface TriggerRequest {
+  readonly date?: string;
+  readonly parameters?: Readonly<Record<string, unknown>>;
+  readonly trigger_by?: string;
+}
+
+export interface RunListQuery {
+  readonly status?: RunStatus;
+  readonly pipeline?: string;
+  readonly from?: string;
+  readonly to?: string;
+  readonly cursor?: string;
+  readonly limit?: number;
+}
+
+export const MAX_PAGE = 100;
+const DEFAULT_PAGE = 20;
+/** `?wait=true` holds the request at most this long, then answers with the run as it stands. */
+export const WAIT_LIMIT_MS = 5 * 60_000;
+
+export interface RunServiceOptions {
+  readonly environment: string;
+  readonly projectId: string | undefined;
+  readonly now: () => Date;
+}
+
+export class RunService {
+  constructor(
+    private readonly store: ControlStore,
+    private readonly registry: PipelineRegistry,
+    private readonly executor: RunExecutor,
+    private readonly metrics: Metrics,
+    private readonly opts: RunServiceOptions,
+  ) {}
+
+  async trigger(
+    call: CallContext,
+    orgSlug: string,
+    route: { provider: string; domain: string; pipeline: string },
+    body: TriggerRequest,
+    wait: boolean,
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
+    const pipeline = await this.registry.resolve(orgSlug, route.provider, route.domain, route.pipeline);
+    const profile = await this.store.orgs.getProfile(orgSlug);
+    if (profile === undefined || profile.status !== 'ACTIVE') throw new AppError('ORG_NOT_FOUND', `organization ${orgSlug} not found`);
+    const now = this.opts.now();
+    const id = newId();
+    let resolved: ReturnType<typeof resolveVariables>;
+    let pipelineId: string;
+    try {
+      resolved = resolveVariables(pipeline.spec, body, {
+        orgSlug,
+        dataset: profile.dataset_id,
+        pipelineLoggingId: id,
+        adminEmail: profile.admin_email,
+        companyName: profile.company_name,
+        projectId: this.opts.projectId ?? '',
+        env: this.opts.environment,
+        today: utcDay(now),
+      });
+      pipelineId = renderTemplate(pipeline.spec.pipelineId, (n) => resolved.variables[n], { sql: false });
+    } catch (e) {
+      if (e instanceof VariableError) throw new AppError('INVALID_PARAMETER', e.message);
+      throw e;
+    }
+    const record: RunRecord = {
+      pipeline_logging_id: id,
+      org_slug: orgSlug,
+      pipeline_id: pipelineId,
+      pipeline_path: pipeline.path,
+      status: 'QUEUED',
+      trigger_type: 'manual',
+      trigger_by: body.trigger_by ?? actorOf(call.principal),
+      user_id: call.userId,
+      parameters: resolved.parameters,
+      attempt: 1,
+      created_at: now,
+      start_time: null,
+      end_time: null,
+      duration_ms: null,
+      error_message: null,
+    };
+    await this.store.transaction((r) => this.admit(r, record, now));
+    this.executor.submit({
+      pipelineLoggingId: id,
+      orgSlug,
+      dataset: profile.dataset_id,
+      pipelineId,
+      spec: pipeline.spec,
+      inputs: { ...resolved.parameters },
+      variables: resolved.variables,
+    });
+    if (wait) {
+      await Promise.race([this.executor.whenDone(id), new Promise((r) => setTimeout(r, WAIT_LIMIT_MS).unref())]);
+      const detail = await this.get(orgSlug, id);
+      return { status: ACTIVE_RUN_STATUSES.includes(detail.status as RunStatus) ? 202 : 200, body: detail };
+    }
+    return { status: 202, body: { ...runView(record), message: 'Run queued' } };
+  }
+
+  /** Plan status and the daily, monthly and concurrent limits, checked and counted in one transaction. */
+  private async admit(r: Repositories, run: RunRecord, now: Date): Promise<void> {
+    const org = run.org_slug;
+    const sub = await r.orgs.getSubscription(org);
+    if (sub === undefined || !RUNNABLE_STATUSES.includes(sub.status)) {
+      throw new AppError('SUBSCRIPTION_INACTIVE', `subscription is ${sub?.status ?? 'missing'}; runs need TRIAL or ACTIVE`);
+    }
+    const today = utcDay(now);
+    if (sub.status === 'TRIAL' && sub.trial_end_date !== null && sub.trial_end_date < today) {
+      throw new AppError('SUBSCRIPTION_INACTIVE', `the trial ended on ${sub.trial_end_date}`);
+    }
+    await r.orgs.lockUsage(org, today, now);
+    const usedToday = (await r.orgs.getUsage(org, today))?.pipelines_run_today ?? 0;
+    const usedMonth = await r.orgs.monthRuns(org, today);
+    const active = await r.runs.countActive(org);
+    const refuse = (code: 'DAILY_QUOTA_EXCEEDED' | 'MONTHLY_QUOTA_EXCEEDED' | 'CONCURRENT_LIMIT_REACHED', name: string, limit: number, used: number, retryAfter: number): never => {
+      this.metrics.quotaRefused(name);
+      throw new AppError(code, `${name} of ${limit} runs reached (${used} used) on plan ${sub.plan_name}`, {
+        retryAfter,
+        extensions: { limit: { name, value: limit, used, plan: sub.plan_name } },
+      });
+    };
+    if (usedToday >= sub.daily_limit) refuse('DAILY_QUOTA_EXCEEDED', 'daily_limit', sub.daily_limit, usedToday, secondsUntil(nextUtcDay(now), now));
+    if (usedMonth >= sub.monthly_limit) refuse('MONTHLY_QUOTA_EXCEEDED', 'monthly_limit', sub.monthly_limit, usedMonth, secondsUntil(nextUtcMonth(now), now));
+    if (active >= sub.concurrent_limit) refuse('CONCURRENT_LIMIT_REACHED', 'concurrent_limit', sub.concurrent_limit, active, 10);
+    await r.runs.insertRun(run);
+    await r.orgs.recordAdmission(org, today, usedMonth + 1, active + 1, now);
+  }
+
+  async list(orgSlug: string, q: RunListQuery): Promise<{ runs: Record<string, unknown>[]; next_cursor: string | null; limit: number }> {
+    const limit = Math.min(q.limit ?? DEFAULT_PAGE, MAX_PAGE);
+    const from = parseInstant(q.from, 'from');
+    const to = parseInstant(q.to, 'to', true);
+    if (from !== undefined && to !== undefined && from >= to) throw new AppError('VALIDATION_FAILED', '"from" must be before "to"');
+    const byPath = q.pipeline?.includes('/') === true;
+    const runs = await this.store.runs.listRuns(orgSlug, {
+      status: q.status,
+      pipelineId: byPath ? undefined : q.pipeline,
+      pipelinePath: byPath ? q.pipeline : undefined,
+      from,
+      to,
+      before: q.cursor === undefined ? undefined : decodeCursor(q.cursor),
+      limit: limit + 1,
+    });
+    const page = runs.slice(0, limit);
+    const last = page[page.length - 1];
+    return { runs: page.map(runView), next_cursor: runs.length > limit && last !== undefined ? encodeCursor(last) : null, limit };
+  }
+
+  async get(orgSlug: string, id: string): Promise<Record<string, unknown>> {
+    const run = await this.store.runs.getRun(orgSlug, id);
+    if (run === undefined) throw runNotFound(id);
+    const [steps, dq] = await Promise.all([this.store.runs.listSteps(orgSlug, id), this.store.runs.listDqResults(orgSlug, id)]);
+    return { ...runView(run), steps: steps.map(stepView), dq_results: dq.map(dqView) };
+  }
+
+  /** Cancels a queued or running run; 409 when it already finished. */
+  async cancel(orgSlug: string, id: string): Promise<Record<string, unknown>> {
+    const run = await this.store.runs.getRun(orgSlug, id);
+    if (run === undefined) throw runNotFound(id);
+    if (!ACTIVE_RUN_STATUSES.includes(run.status as RunStatus)) throw new AppError('RUN_FINISHED', `run ${id} already finished with status ${run.status}`);
+    if (this.executor.cancel(id)) {
+      // Cancellation interrupts the running query; wait briefly so the answer shows the outcome.
+      await Promise.race([this.executor.whenDone(id), new Promise((r) => setTimeout(r, 10_000).unref())]);
+    } else {
+      // Not held by this process (e.g. left over by a stopped one): close it in the log.
+      await this.store.runs.finishRun(id, { status: 'CANCELLED', end_time: this.opts.now(), duration_ms: null, error_message: 'run cancelled' });
+    }
+    return { ...(await this.get(orgSlug, id)), message: 'Run cancelled' };
+  }
+
+  /** At start: runs a stopped process left QUEUED or RUNNING are closed as FAILED, never left hanging. */
+  async recoverInterrupted(): Promise<number> {
+    const now = this.opts.now();
+    const orgs = await this.store.runs.failInterrupted('interrupted: the service stopped while the run was active', now);
+    for (const org of new Set(orgs)) await this.store.orgs.recordRunEnd(org, utcDay(now), await this.store.runs.countActive(org), false, now);
+    return orgs.length;
+  }
+}
+
+const runNotFound = (id: string): AppError => new AppError('RUN_NOT_FOUND', `run ${String(id).slice(0, 100)} not found`);
+const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
+
+export function runView(r: RunRecord): Record<string, unknown> {
+  return {
+    pipeline_logging_id: r.pipeline_logging_id,
+    org_slug: r.org_slug,
+    pipeline_id: r.pipeline_id,
+    pipeline_path: r.pipeline_path,
+    status: r.status,
+    trigger_type: r.trigger_type,
+    trigger_by: r.trigger_by,
+    user_id: r.user_id,
+    parameters: r.parameters,
+    attempt: r.attempt,
+    created_at: iso(r.created_at),
+    start_time: iso(r.start_time),
+    end_time: iso(r.end_time),
+    duration_ms: r.duration_ms,
+    error_message: r.error_message,
+  };
+}
+
+const stepView = (s: StepLogRecord): Record<string, unknown> => ({
+  step_logging_id: s.step_logging_id,
+  step_id: s.step_id,
+  ps_type: s.ps_type,
+  status: s.status,
+  attempt: s.attempt,
+  start_time: iso(s.start_time),
+  end_time: iso(s.end_time),
+  duration_ms: s.duration_ms,
+  rows_processed: s.rows_processed,
+  error_message: s.error_message,
+  metadata: s.metadata,
+});
+
+const dqView = (d: DqResultRecord): Record<string, unknown> => ({
+  step_id: d.step_id,
+  check_name: d.check_name,
+  check_type: d.check_type,
+  target_table: d.target_table,
+  status: d.status,
+  severity: d.severity,
+  observed_value: d.observed_value,
+  expected_value: d.expected_value,
+  row_count: d.row_count,
+  failed_row_count: d.failed_row_count,
+  message: d.message,
+  created_at: iso(d.created_at),
+});
+
+function parseInstant(v: string | undefined, name: string, endOfDay = false): Date | undefined {
+  if (v === undefined) return undefined;
+  const day = /^\d{4}-\d{2}-\d{2}$/.test(v);
+  const d = new Date(day ? `${v}T00:00:00Z` : v);
+  if (Number.isNaN(d.getTime()) || (day && d.toISOString().slice(0, 10) !== v)) throw new AppError('VALIDATION_FAILED', `"${name}" is not a date or timestamp`);
+  if (day && endOfDay) d.setUTCDate(d.getUTCDate() + 1); // `to` a day includes that day
+  return d;
+}
+
+const encodeCursor = (r: RunRecord): string => Buffer.from(JSON.stringify([r.created_at.toISOString(), r.pipeline_logging_id])).toString('base64url');
+
+function decodeCursor(c: string): { createdAt: Date; id: string } {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as [string, string];
+    const createdAt = new Date(at);
+    if (typeof id !== 'string' || id.length > 64 || Number.isNaN(createdAt.getTime())) throw new Error('bad');
+    return { createdAt, id };
+  } catch {
+    throw new AppError('VALIDATION_FAILED', 'cursor is not one this API returned');
+  }
+}
+
+const nextUtcDay = (d: Date): Date => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1));
+const nextUtcMonth = (d: Date): Date => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1));
+const secondsUntil = (t: Date, now: Date): number => Math.max(1, Math.ceil((t.getTime() - now.getTime()) / 1000));
+

@@ -1,0 +1,73 @@
+/**
+ * Which relations and functions a DuckDB SELECT touches, from DuckDB's own parser
+ * (`json_serialize_sql`), so the check sees exactly what the engine will run: no regex over SQL.
+ */
+export interface QueryFootprint {
+  /** Table references as written: catalog and schema are '' when not given. */
+  readonly tables: readonly { catalog: string; schema: string; table: string }[];
+  readonly tableFunctions: readonly string[];
+  readonly functions: readonly string[];
+  /** Names defined by WITH clauses anywhere in the query. */
+  readonly cteNames: ReadonlySet<string>;
+}
+
+interface Node {
+  [key: string]: unknown;
+}
+
+export function footprintOf(serialized: Node): QueryFootprint {
+  const tables: { catalog: string; schema: string; table: string }[] = [];
+  const tableFunctions: string[] = [];
+  const functions: string[] = [];
+  const cteNames = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) {
+      for (const x of v) walk(x);
+      return;
+    }
+    if (typeof v !== 'object' || v === null) return;
+    const n = v as Node;
+    if (n.type === 'BASE_TABLE' && typeof n.table_name === 'string') {
+      tables.push({ catalog: String(n.catalog_name ?? ''), schema: String(n.schema_name ?? ''), table: n.table_name });
+    }
+    if (n.type === 'TABLE_FUNCTION' && typeof n.function === 'object' && n.function !== null) {
+      tableFunctions.push(String((n.function as Node).function_name ?? ''));
+    } else if ((n.class === 'FUNCTION' || n.class === 'AGGREGATE' || n.class === 'WINDOW') && typeof n.function_name === 'string') {
+      functions.push(n.function_name);
+    }
+    if (typeof n.cte_map === 'object' && n.cte_map !== null) {
+      for (const entry of ((n.cte_map as Node).map as Node[] | undefined) ?? []) {
+        if (typeof entry.key === 'string') cteNames.add(entry.key);
+      }
+    }
+    for (const child of Object.values(n)) walk(child);
+  };
+  walk(serialized);
+  return { tables, tableFunctions, functions, cteNames };
+}
+
+/** Table functions that only generate values. Everything else (read_csv, glob, duckdb_tables, query…) is refused. */
+export const ALLOWED_TABLE_FUNCTIONS: ReadonlySet<string> = new Set(['range', 'generate_series', 'unnest']);
+
+/** Scalar functions that inspect the engine, its settings or the outside world. */
+export const REFUSED_FUNCTION = /^(duckdb_|pg_|sqlite_|pragma_|current_setting|getenv|read_|glob|query|sql_|parquet_|sniff_|which_secret|enable_|disable_|checkpoint|force_checkpoint|current_database|current_catalog|current_schema)/i;
+
+/** Problems with `f` for a query that may only use `dataset` (unqualified names: CTEs or tables in `existing`). */
+export function scopeProblems(f: QueryFootprint, dataset: string, existing: ReadonlySet<string>): string[] {
+  const problems: string[] = [];
+  for (const t of f.tables) {
+    const shown = [t.catalog, t.schema, t.table].filter((p) => p !== '').join('.');
+    if (t.catalog !== '') problems.push(`table "${shown}": catalog-qualified names are not allowed`);
+    else if (t.schema === '') {
+      if (!f.cteNames.has(t.table) && !existing.has(t.table)) problems.push(`table "${shown}" does not exist in dataset ${dataset}`);
+    } else if (t.schema !== dataset) problems.push(`table "${shown}" is outside dataset ${dataset}`);
+  }
+  for (const fn of f.tableFunctions) {
+    if (!ALLOWED_TABLE_FUNCTIONS.has(fn.toLowerCase())) problems.push(`table function ${fn}() is not allowed`);
+  }
+  for (const fn of f.functions) {
+    if (f.tableFunctions.includes(fn)) continue; // reported above
+    if (REFUSED_FUNCTION.test(fn)) problems.push(`function ${fn}() is not allowed`);
+  }
+  return [...new Set(problems)];
+}
