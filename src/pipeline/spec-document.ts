@@ -112,7 +112,8 @@ export function pipelineJsonSchema(catalog: ProcessorCatalog): Record<string, un
       };
     });
   const doc = PipelineDocument as unknown as { properties: Record<string, unknown>; required: string[] };
-  return JSON.parse(
+  return optionalDefaults(
+    JSON.parse(
     JSON.stringify({
       $schema: 'https://json-schema.org/draft/2020-12/schema',
       $id: 'https://convergence.dev/schemas/pipeline.schema.json',
@@ -122,5 +123,18 @@ export function pipelineJsonSchema(catalog: ProcessorCatalog): Record<string, un
       required: doc.required,
       additionalProperties: false,
     }),
-  ) as Record<string, unknown>;
+    ) as Record<string, unknown>,
+  );
+}
+
+/** The loader fills defaults before checking; in the published schema a key with a default is optional. */
+function optionalDefaults<T>(node: T): T {
+  if (Array.isArray(node)) return node.map(optionalDefaults) as T;
+  if (typeof node !== 'object' || node === null) return node;
+  const o = Object.fromEntries(Object.entries(node).map(([k, v]) => [k, optionalDefaults(v)])) as Record<string, unknown>;
+  const props = o.properties as Record<string, { default?: unknown }> | undefined;
+  if (Array.isArray(o.required) && props !== undefined) {
+    o.required = (o.required as string[]).filter((name) => props[name]?.default === undefined);
+  }
+  return o as T;
 }

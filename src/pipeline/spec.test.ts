@@ -210,11 +210,11 @@ steps:
       );
     });
 
-    // Bug: SeedDocument declares dependency keys as Type.Record(Type.String({ pattern: '^level_\\d{1,3}$' }), …),
+    // Regression (fixed): SeedDocument declares dependency keys as Type.Record(Type.String({ pattern: '^level_\\d{1,3}$' }), …),
     // which TypeBox turns into patternProperties without additionalProperties: false, so keys that do
     // not match are not checked at all. normalizeSeed then reads the level as Number(key.slice(6)):
     // 'first' becomes level 0 and 'levels_2' becomes NaN (unordered), instead of an error.
-    it.fails('refuses dependency keys other than level_<n>', () => {
+    it('refuses dependency keys other than level_<n>', () => {
       expect(loadError('pipeline: {id: x}\ndependencies: {first: [{step: a}], level_1: [{step: b}]}\nsteps:\n  - {id: a, ps_type: test.echo}\n  - {id: b, ps_type: test.echo}\n')).toContain(
         'dependencies',
       );
@@ -395,18 +395,18 @@ steps:
       );
     });
 
-    // Bug: PipelineDocument declares `parameters` and `variables` as Type.Record(Type.String({ pattern: NAME_PATTERN }), …)
+    // Regression (fixed): PipelineDocument declares `parameters` and `variables` as Type.Record(Type.String({ pattern: NAME_PATTERN }), …)
     // (spec-document.ts). TypeBox compiles that to patternProperties without additionalProperties: false, so an entry
     // whose name does not match the pattern (here `Region`, with a capital) is not checked against
     // ParameterDeclaration at all: its enum values escape the ^[A-Za-z0-9_.-]{1,64}$ check, and since enum is a
     // SQL-safe type, `'{Region}'` in SQL text renders to `'us' OR '1'='1'`.
-    it.fails('parameter names outside ^[a-z_][a-z0-9_]{0,63}$ (their declarations escape validation)', () => {
+    it('parameter names outside ^[a-z_][a-z0-9_]{0,63}$ (their declarations escape validation)', () => {
       loadError(
         withSteps(`  - {step_id: a, ps_type: test.echo, sql: "SELECT * FROM t WHERE r = '{Region}'"}\n`, 'parameters:\n  Region: {type: enum, values: ["us\' OR \'1\'=\'1"]}\n'),
       );
     });
 
-    it.fails('variable names outside ^[a-z_][a-z0-9_]{0,63}$', () => {
+    it('variable names outside ^[a-z_][a-z0-9_]{0,63}$', () => {
       loadError(withSteps('  - {step_id: a, ps_type: test.echo}\n', 'variables:\n  Bad-Name: 1\n'));
     });
   });

@@ -38,3 +38,10 @@ export function createProcessorCatalog(deps: ProcessorDeps): ProcessorCatalog {
 
 /** Processors an org's own pipelines may not use: platform setup is the operator's. */
 export const PLATFORM_ONLY_PREFIX = 'setup.';
+
+/** The catalog for describing processors (JSON Schema, docs): configs only, nothing that runs. */
+export function processorCatalogForSchema(): ProcessorCatalog {
+  // Factories may keep references to their deps; nothing here ever calls run().
+  const unused = {} as never;
+  return createProcessorCatalog({ setup: unused, data: unused, notify: unused });
+}

@@ -161,13 +161,20 @@ export class DuckDbWarehouse implements Warehouse {
   private async withSession<T>(opts: QueryOptions, fn: (s: DuckDbSession) => Promise<T>): Promise<T> {
     opts.signal?.throwIfAborted();
     const s = this.idle.pop() ?? (await this.db.session());
-    const onAbort = (): void => s.interrupt();
+    // An interrupt only stops the statement running at that instant; the work may be between two
+    // statements of a write. Keep interrupting until the work gives up, so no later one runs on.
+    let repeat: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      s.interrupt();
+      repeat ??= setInterval(() => s.interrupt(), 25);
+    };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       await s.execute(opts.defaultDataset === undefined ? 'RESET search_path' : `SET search_path = '${quoteIdent('duckdb', opts.defaultDataset).slice(1, -1)}'`);
       return await fn(s);
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
+      if (repeat !== undefined) clearInterval(repeat);
       this.idle.push(s);
     }
   }

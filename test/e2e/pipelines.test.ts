@@ -1,0 +1,98 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { call, startServer, type ServerProcess } from '../helpers/server-process.js';
+
+/** Pipelines through the real server process: the demo walkthrough, and runs cut short by the process stopping. */
+let dir: string;
+let server: ServerProcess | undefined;
+const ROOT = 'e2e_root_key_0123456789abcdefghijklmn';
+const R = { 'x-ca-root-key': ROOT };
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'convergence-e2e-'));
+});
+afterEach(async () => {
+  if (server?.child.exitCode === null) await server.stop('SIGKILL');
+  server = undefined;
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const SLOW = `pipeline_id: slow
+steps:
+  - step_id: spin
+    ps_type: gcp.bq_etl
+    source: { query: "SELECT count(*) AS n FROM range(100000000000)" }
+    destination: { table: spin }
+`;
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function setUp(s: ServerProcess): Promise<Record<string, string>> {
+  expect((await call(s.url, 'POST', '/api/v1/admin/bootstrap', R, {})).status).toBe(200);
+  const onboard = await call(s.url, 'POST', '/api/v1/organizations/onboard', R, { org_slug: 'acmecorp', company_name: 'Acme Corp', admin_email: 'admin@acme.com' });
+  expect(onboard.status).toBe(201);
+  return { 'x-api-key': String(onboard.json.api_key) };
+}
+
+async function startSlowRun(s: ServerProcess, K: Record<string, string>): Promise<string> {
+  expect((await call(s.url, 'POST', '/api/v1/pipelines/configs', K, { config_id: 'slow', yaml: SLOW })).status).toBe(201);
+  const run = await call(s.url, 'POST', '/api/v1/pipelines/run/acmecorp/custom/configs/slow', K, {});
+  expect(run.status).toBe(202);
+  const id = String(run.json.pipeline_logging_id);
+  await until('the run to start', async () => ((await call(s.url, 'GET', `/api/v1/pipelines/runs/${id}`, K)).json.status === 'RUNNING' ? true : undefined));
+  return id;
+}
+
+describe('pipelines in the server process', () => {
+  it('runs the demo pipeline as the README shows', async () => {
+    server = await startServer({ CONVERGENCE_DATA_DIR: dir, CA_ROOT_API_KEY: ROOT });
+    const K = await setUp(server);
+    const run = await call(server.url, 'POST', '/api/v1/pipelines/run/acmecorp/demo/sample/costs?wait=true', K, { date: '2026-01-15' });
+    expect(run.status, JSON.stringify(run.json)).toBe(200);
+    expect(run.json).toMatchObject({ status: 'SUCCESS', pipeline_id: 'acmecorp_demo_sample_costs', parameters: { date: '2026-01-15', lines: 200 } });
+    const steps = run.json.steps as { step_id: string; status: string }[];
+    expect(steps.map((s) => [s.step_id, s.status])).toEqual([
+      ['generate', 'SUCCESS'],
+      ['aggregate', 'SUCCESS'],
+      ['check', 'SUCCESS'],
+      ['notify_failure', 'SKIPPED'],
+    ]);
+    expect((run.json.dq_results as unknown[]).length).toBe(5);
+    const list = await call(server.url, 'GET', '/api/v1/pipelines/runs?pipeline=demo/sample/costs', K);
+    expect((list.json.runs as unknown[]).length).toBe(1);
+  });
+
+  it('after a kill -9 mid-run, the restarted service closes the run as FAILED and frees the slot', async () => {
+    server = await startServer({ CONVERGENCE_DATA_DIR: dir, CA_ROOT_API_KEY: ROOT });
+    const K = await setUp(server);
+    const id = await startSlowRun(server, K);
+    await server.stop('SIGKILL');
+    server = await startServer({ CONVERGENCE_DATA_DIR: dir, CA_ROOT_API_KEY: ROOT });
+    const after = await call(server.url, 'GET', `/api/v1/pipelines/runs/${id}`, K);
+    expect(after.json).toMatchObject({ status: 'FAILED', error_message: expect.stringContaining('interrupted') });
+    expect((after.json.steps as { status: string }[])[0]?.status).toBe('FAILED');
+    const quota = await call(server.url, 'GET', '/api/v1/organizations/acmecorp/quota', K);
+    expect(quota.json).toMatchObject({ pipelines_run_today: 1, concurrent_running: 0 });
+  });
+
+  it('SIGTERM cancels a running run, records it, and exits cleanly', async () => {
+    server = await startServer({ CONVERGENCE_DATA_DIR: dir, CA_ROOT_API_KEY: ROOT });
+    const K = await setUp(server);
+    const id = await startSlowRun(server, K);
+    expect(await server.stop('SIGTERM')).toMatchObject({ code: 0 });
+    server = await startServer({ CONVERGENCE_DATA_DIR: dir, CA_ROOT_API_KEY: ROOT });
+    const after = await call(server.url, 'GET', `/api/v1/pipelines/runs/${id}`, K);
+    expect(after.json).toMatchObject({ status: 'CANCELLED' });
+    expect((after.json.steps as { status: string }[])[0]?.status).toBe('CANCELLED');
+  });
+});
