@@ -5,6 +5,7 @@ import {
   DuckDBTimestampTZValue,
   DuckDBTypeId,
   type DuckDBConnection,
+  type DuckDBPreparedStatement,
   type DuckDBResultReader,
   type DuckDBValue,
 } from '@duckdb/node-api';
@@ -71,22 +72,25 @@ export class DuckDbDatabase {
 
 export class DuckDbSession implements TransactionalExecutor {
   private readonly lock = new SerialQueue();
+  private readonly statements: PreparedCache;
 
-  constructor(private readonly connection: DuckDBConnection) {}
+  constructor(private readonly connection: DuckDBConnection) {
+    this.statements = new PreparedCache(connection);
+  }
 
   query<T extends Row = Row>(sql: string, params: SqlParams = []): Promise<T[]> {
-    return this.lock.run(() => runQuery<T>(this.connection, sql, params));
+    return this.lock.run(() => this.statements.query<T>(sql, params));
   }
 
   execute(sql: string, params: SqlParams = []): Promise<number> {
-    return this.lock.run(() => runExecute(this.connection, sql, params));
+    return this.lock.run(() => this.statements.execute(sql, params));
   }
 
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     return this.lock.run(async () => {
       const tx: SqlExecutor = {
-        query: (sql, params = []) => runQuery(this.connection, sql, params),
-        execute: (sql, params = []) => runExecute(this.connection, sql, params),
+        query: (sql, params = []) => this.statements.query(sql, params),
+        execute: (sql, params = []) => this.statements.execute(sql, params),
       };
       await this.connection.run('BEGIN TRANSACTION');
       try {
@@ -106,9 +110,53 @@ export class DuckDbSession implements TransactionalExecutor {
   }
 
   close(): void {
+    this.statements.clear();
     this.connection.closeSync();
   }
 }
+
+/**
+ * Parameterized statements are prepared once per session and reused: parsing, binding and
+ * planning cost DuckDB about as much as running a small statement, and the repositories send the
+ * same statements over and over (run and step transitions, auth lookups).
+ */
+class PreparedCache {
+  private static readonly LIMIT = 256;
+  private readonly cache = new Map<string, DuckDBPreparedStatement>();
+
+  constructor(private readonly connection: DuckDBConnection) {}
+
+  async query<T extends Row>(sql: string, params: SqlParams): Promise<T[]> {
+    if (isEmpty(params)) return runQuery<T>(this.connection, sql, params);
+    const p = await this.prepared(sql);
+    p.bind(toDuckDbValues(params));
+    return toRows<T>(await p.runAndReadAll());
+  }
+
+  async execute(sql: string, params: SqlParams): Promise<number> {
+    if (isEmpty(params)) return runExecute(this.connection, sql, params);
+    const p = await this.prepared(sql);
+    p.bind(toDuckDbValues(params));
+    return (await p.run()).rowsChanged;
+  }
+
+  clear(): void {
+    for (const p of this.cache.values()) p.destroySync();
+    this.cache.clear();
+  }
+
+  private async prepared(sql: string): Promise<DuckDBPreparedStatement> {
+    let p = this.cache.get(sql);
+    if (p === undefined) {
+      if (this.cache.size >= PreparedCache.LIMIT) this.clear();
+      p = await this.connection.prepare(sql);
+      this.cache.set(sql, p);
+    }
+    return p;
+  }
+}
+
+const isEmpty = (params: SqlParams): boolean => (Array.isArray(params) ? params.length === 0 : Object.keys(params).length === 0);
 
 async function runQuery<T extends Row>(c: DuckDBConnection, sql: string, params: SqlParams): Promise<T[]> {
   const reader = await c.runAndReadAll(sql, toDuckDbValues(params));

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ControlStore } from '../control-store/control-store.js';
-import type { StepLogRecord } from '../control-store/records.js';
+import type { StepLogPatch, StepLogRecord } from '../control-store/records.js';
 import { errorMessage } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -40,6 +40,7 @@ export class RunExecutor {
   private readonly tracked = new Map<string, Tracked>();
   private running = 0;
   private readonly writes: WriteBatcher;
+  private readonly pendingSteps = new Map<string, StepLogPatch>();
 
   constructor(
     private readonly store: ControlStore,
@@ -142,10 +143,8 @@ export class RunExecutor {
           variables: run.variables,
           signal: t.controller.signal,
           hooks: {
-            stepStarted: (step, attempt, at) => {
-              const id = stepIds.get(step.stepId) as string;
-              this.writes.add((r) => r.runs.updateStep(id, { status: 'RUNNING', attempt, ...(attempt === 1 ? { start_time: at } : {}), error_message: null }));
-            },
+            stepStarted: (step, attempt, at) =>
+              this.updateStep(stepIds.get(step.stepId) as string, { status: 'RUNNING', attempt, ...(attempt === 1 ? { start_time: at } : {}), error_message: null }),
             stepFinished: (o) => this.stepFinished(stepIds.get(o.stepId) as string, o),
           },
         },
@@ -161,17 +160,35 @@ export class RunExecutor {
 
   private stepFinished(id: string, o: StepOutcome): void {
     if (o.durationMs !== null) this.metrics.stepFinished(o.psType, o.status, o.durationMs / 1000);
-    this.writes.add((r) =>
-      r.runs.updateStep(id, {
-        status: o.status,
-        attempt: o.attempt,
-        end_time: o.endTime,
-        duration_ms: o.durationMs,
-        rows_processed: o.rowsProcessed,
-        error_message: o.errorMessage,
-        metadata: o.metadata,
-      }),
-    );
+    this.updateStep(id, {
+      status: o.status,
+      attempt: o.attempt,
+      ...(o.startTime === null ? {} : { start_time: o.startTime }),
+      end_time: o.endTime,
+      duration_ms: o.durationMs,
+      rows_processed: o.rowsProcessed,
+      error_message: o.errorMessage,
+      metadata: o.metadata,
+    });
+  }
+
+  /**
+   * Queues a step transition. Transitions of one step that fall into the same group commit are
+   * merged into one UPDATE (the later fields win; the start time of the first stays): the row
+   * ends the same as if each had been applied in turn, for one statement instead of several.
+   */
+  private updateStep(id: string, patch: StepLogPatch): void {
+    const queued = this.pendingSteps.get(id);
+    if (queued !== undefined) {
+      this.pendingSteps.set(id, { ...queued, ...patch });
+      return;
+    }
+    this.pendingSteps.set(id, patch);
+    this.writes.add(async (r) => {
+      const p = this.pendingSteps.get(id);
+      this.pendingSteps.delete(id);
+      if (p !== undefined) await r.runs.updateStep(id, p);
+    });
   }
 
   private async finish(t: Tracked, o: RunOutcome): Promise<void> {

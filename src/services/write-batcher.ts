@@ -3,19 +3,22 @@ import type { ControlStore, Repositories } from '../control-store/control-store.
 import { errorMessage } from '../core/errors.js';
 
 /**
- * Group commit for run and step transitions: writes queue up while a transaction is in flight
- * and go together in the next one, so N runs moving at once cost about one commit, not N
- * (DESIGN.md §7: a durable commit costs milliseconds). Order is kept.
+ * Group commit for run and step transitions. A durable commit costs milliseconds and competes with
+ * the warehouse's own commits (DESIGN.md §7), so writes are gathered for up to `windowMs` and go
+ * together in one transaction: many steps and runs moving at once cost about one commit. `flush()`
+ * commits at once and resolves when everything added before it is in. Order is kept.
  */
 export type Write = (repos: Repositories) => Promise<void>;
 
 export class WriteBatcher {
   private pending: Write[] = [];
   private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
 
   constructor(
     private readonly store: ControlStore,
     private readonly logger: Logger,
+    private readonly windowMs = 20,
   ) {}
 
   add(write: Write): void {
@@ -25,13 +28,22 @@ export class WriteBatcher {
 
   /** Resolves once everything added so far is committed (or has failed and been logged). */
   async flush(): Promise<void> {
-    while (this.loop !== undefined) await this.loop;
+    while (this.loop !== undefined) {
+      this.wake?.();
+      await this.loop;
+    }
   }
 
   private async drain(): Promise<void> {
-    // Yield once so that writes made in the same tick share the first transaction.
-    await Promise.resolve();
     while (this.pending.length > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.windowMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
       const batch = this.pending;
       this.pending = [];
       try {

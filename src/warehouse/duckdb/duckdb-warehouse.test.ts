@@ -312,6 +312,22 @@ describe('DuckDbWarehouse.writeQueryResult', () => {
       await expect(w.runQuery('SELECT who FROM same_name')).rejects.toThrow(/same_name/);
     });
 
+    it('the same parameterized text resolves in each borrower\'s own dataset', async () => {
+      await w.query(`CREATE TABLE ${DS}.same_param (k BIGINT, who VARCHAR)`);
+      await w.query(`INSERT INTO ${DS}.same_param VALUES (1, '${DS}')`);
+      await w.query(`CREATE TABLE ${OTHER}.same_param (k BIGINT, who VARCHAR)`);
+      await w.query(`INSERT INTO ${OTHER}.same_param VALUES (1, '${OTHER}')`);
+      const sql = 'SELECT who FROM same_param WHERE k = @k';
+      for (const ds of [DS, OTHER, DS, OTHER]) {
+        expect(await w.runQuery(sql, { defaultDataset: ds, params: { k: 1 } })).toEqual([{ who: ds }]);
+      }
+      const t = freshTable();
+      for (const ds of [DS, OTHER]) {
+        await w.writeQueryResult({ dataset: DS, table: t, query: sql, disposition: 'WRITE_APPEND' }, { defaultDataset: ds, params: { k: 1 } });
+      }
+      expect(await rowsOf(t)).toEqual([{ who: DS }, { who: OTHER }]);
+    });
+
     it('writeQueryResult resolves unqualified names in defaultDataset', async () => {
       const t = freshTable();
       await w.writeQueryResult({ dataset: DS, table: t, query: 'SELECT sku FROM costs ORDER BY sku', disposition: 'WRITE_TRUNCATE' }, { defaultDataset: DS });

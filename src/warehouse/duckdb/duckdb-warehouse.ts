@@ -86,7 +86,7 @@ export class DuckDbWarehouse implements Warehouse {
       }
       const [query, params] = named(req.query, opts.params ?? {});
       return s.transaction(async (tx) => {
-        if (!(await this.schema.existingTables(req.dataset)).has(req.table)) {
+        if (!(await this.tableExists(tx, req.dataset, req.table))) {
           // No schema file: the first result defines the table.
           await tx.execute(`CREATE TABLE ${target} AS SELECT * FROM (${query}) WITH NO DATA`, params as never);
           tableCreated = true;
@@ -141,8 +141,17 @@ export class DuckDbWarehouse implements Warehouse {
       throw new AppError('SQL_NOT_ALLOWED', why);
     }
     if ((parsed.statements ?? []).length !== 1) throw new AppError('SQL_NOT_ALLOWED', 'only a single SELECT statement is allowed');
-    const problems = scopeProblems(footprintOf(parsed as never), dataset, await this.schema.existingTables(dataset));
+    const footprint = footprintOf(parsed as never);
+    // Only unqualified names that are not CTEs need the dataset's table list.
+    const needsTables = footprint.tables.some((t) => t.schema === '' && t.catalog === '' && !footprint.cteNames.has(t.table));
+    const problems = scopeProblems(footprint, dataset, needsTables ? await this.schema.existingTables(dataset) : new Set());
     if (problems.length > 0) throw new AppError('SQL_NOT_ALLOWED', problems.join('; '), { extensions: { problems } });
+  }
+
+  /** duckdb_tables() answers from the catalog directly; information_schema is a view over several. */
+  private async tableExists(db: { query: DuckDbSession['query'] }, dataset: string, table: string): Promise<boolean> {
+    const rows = await db.query('SELECT 1 AS found FROM duckdb_tables() WHERE schema_name = $1 AND table_name = $2', [dataset, table]);
+    return rows.length > 0;
   }
 
   quoteIdentifier(name: string): string {
