@@ -27,8 +27,16 @@ export function isPrivateAddress(address: string): boolean {
   return PRIVATE.check(address, 'ipv4');
 }
 
+/** `retryable` is false for refusals by policy (private address, bad URL, redirect) and true for timeouts. */
 export class OutboundError extends Error {
   override name = 'OutboundError';
+
+  constructor(
+    message: string,
+    readonly retryable = false,
+  ) {
+    super(message);
+  }
 }
 
 export interface OutboundResponse {
@@ -105,7 +113,7 @@ export class OutboundHttp {
           res.on('error', reject);
         },
       );
-      req.on('timeout', () => req.destroy(new OutboundError(`no answer from ${url.host} within ${opts.timeoutMs ?? 10_000} ms`)));
+      req.on('timeout', () => req.destroy(new OutboundError(`no answer from ${url.host} within ${opts.timeoutMs ?? 10_000} ms`, true)));
       req.on('error', reject);
       req.end(body);
     });

@@ -93,7 +93,7 @@ describe('upload, versions, read, delete', () => {
       ['malformed YAML', 'steps: [\n  - step_id: "x\n', 422, 'INVALID_PIPELINE', /invalid YAML/],
       ['duplicate keys', 'pipeline_id: a\npipeline_id: b\nsteps: []\n', 422, 'INVALID_PIPELINE', /invalid YAML/],
       ['alias bomb', bomb, 422, 'INVALID_PIPELINE', /alias/i],
-      ['not a mapping', '- just\n- a list\n', 422, 'INVALID_PIPELINE', /./],
+      ['not a mapping', '- just\n- a list\n', 422, 'INVALID_PIPELINE', /document/],
       ['no steps', 'pipeline_id: x\nsteps: []\n', 422, 'INVALID_PIPELINE', /steps/],
       [
         'step failing its schema',
@@ -160,7 +160,7 @@ describe('upload, versions, read, delete', () => {
         withStep('  - step_id: onboard\n    ps_type: setup.organizations.onboarding'),
         422,
         'INVALID_PIPELINE',
-        /onboard/,
+        /step "onboard": setup\.organizations\.onboarding is reserved/,
       ],
       [
         'a schema file outside configs',

@@ -376,9 +376,9 @@ describe('data_quality.check', () => {
       expect((o.error as Error).message).not.toContain(SECRET.replace(/-value$/, 'x'));
     });
 
-    // BUG (duckdb-query-scope.ts): SHOW/DESCRIBE references are not inspected, so an expression can
+    // Regression (fixed, duckdb-query-scope.ts): SHOW/DESCRIBE references are not inspected, so an expression can
     // probe the catalog of other datasets; the counts stored in the result carry the answer out.
-    it.fails('an expression probing the catalog of another dataset is refused', async () => {
+    it('an expression probing the catalog of another dataset is refused', async () => {
       const o = await check({
         table: 'orders',
         checks: [{ name: 'probe', severity: 'warn', type: 'expression', expression: `(SELECT count(*) FROM (SHOW ALL TABLES) WHERE "schema" = '${OTHER}') = 0` }],

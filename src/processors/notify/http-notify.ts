@@ -38,7 +38,7 @@ async function post(deps: NotifyDeps, url: string, body: string, headers: Record
   try {
     ({ status } = await deps.outbound.postJson(url, body, { headers, signal }));
   } catch (e) {
-    if (e instanceof OutboundError) throw new StepError(`refused: ${e.message}`);
+    if (e instanceof OutboundError) throw new StepError(e.retryable ? e.message : `refused: ${e.message}`, { retryable: e.retryable });
     throw e;
   }
   if (status >= 400 && status < 500) throw new StepError(`endpoint answered ${status}`);

@@ -325,10 +325,10 @@ describe('HTTP notifications', () => {
       expect(e instanceof StepError ? e.retryable : true).toBe(true);
     });
 
-    // BUG (http-notify.ts `post`): every OutboundError becomes a final "refused" StepError, including
+    // Regression (fixed, http-notify.ts `post`): every OutboundError becomes a final "refused" StepError, including
     // OutboundHttp's timeout ("no answer from … within … ms"), although the module promises that
     // network errors may be retried. The default 10 s timeout is shortened here to keep the test fast.
-    it.fails('an endpoint that does not answer in time is a retryable failure', async () => {
+    it('an endpoint that does not answer in time is a retryable failure', async () => {
       class QuickTimeout extends OutboundHttp {
         override postJson(url: string, body: string, opts: PostOptions = {}): Promise<OutboundResponse> {
           return super.postJson(url, body, { ...opts, timeoutMs: 200 });

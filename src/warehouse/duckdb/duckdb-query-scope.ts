@@ -9,7 +9,12 @@ export interface QueryFootprint {
   readonly functions: readonly string[];
   /** Names defined by WITH clauses anywhere in the query. */
   readonly cteNames: ReadonlySet<string>;
+  /** Kinds of FROM-clause items other than tables, subqueries, joins, table functions and VALUES (e.g. SHOW). */
+  readonly otherRelations: readonly string[];
 }
+
+/** FROM-clause items a query may use; SHOW/DESCRIBE (SHOW_REF) and anything newer are refused. */
+const ALLOWED_RELATIONS = new Set(['BASE_TABLE', 'SUBQUERY', 'JOIN', 'TABLE_FUNCTION', 'EXPRESSION_LIST', 'EMPTY', 'PIVOT']);
 
 interface Node {
   [key: string]: unknown;
@@ -20,6 +25,7 @@ export function footprintOf(serialized: Node): QueryFootprint {
   const tableFunctions: string[] = [];
   const functions: string[] = [];
   const cteNames = new Set<string>();
+  const otherRelations: string[] = [];
   const walk = (v: unknown): void => {
     if (Array.isArray(v)) {
       for (const x of v) walk(x);
@@ -27,6 +33,8 @@ export function footprintOf(serialized: Node): QueryFootprint {
     }
     if (typeof v !== 'object' || v === null) return;
     const n = v as Node;
+    // Table references carry `alias` and `sample`; query nodes have no alias, expressions carry `class`.
+    if (typeof n.type === 'string' && 'sample' in n && 'alias' in n && !('class' in n) && !ALLOWED_RELATIONS.has(n.type)) otherRelations.push(n.type);
     if (n.type === 'BASE_TABLE' && typeof n.table_name === 'string') {
       tables.push({ catalog: String(n.catalog_name ?? ''), schema: String(n.schema_name ?? ''), table: n.table_name });
     }
@@ -43,7 +51,7 @@ export function footprintOf(serialized: Node): QueryFootprint {
     for (const child of Object.values(n)) walk(child);
   };
   walk(serialized);
-  return { tables, tableFunctions, functions, cteNames };
+  return { tables, tableFunctions, functions, cteNames, otherRelations };
 }
 
 /** Table functions that only generate values. Everything else (read_csv, glob, duckdb_tables, query…) is refused. */
@@ -52,9 +60,17 @@ export const ALLOWED_TABLE_FUNCTIONS: ReadonlySet<string> = new Set(['range', 'g
 /** Scalar functions that inspect the engine, its settings or the outside world. */
 export const REFUSED_FUNCTION = /^(duckdb_|pg_|sqlite_|pragma_|current_setting|getenv|read_|glob|query|sql_|parquet_|sniff_|which_secret|enable_|disable_|checkpoint|force_checkpoint|current_database|current_catalog|current_schema)/i;
 
-/** Problems with `f` for a query that may only use `dataset` (unqualified names: CTEs or tables in `existing`). */
-export function scopeProblems(f: QueryFootprint, dataset: string, existing: ReadonlySet<string>): string[] {
+/**
+ * Problems with `f` for a query that may only use `dataset`. Unqualified names must be tables in
+ * `existing` or CTEs; a CTE may not share its name with a catalog object outside the dataset
+ * (`shadowing`), because out of the CTE's scope the same name would reach that object.
+ */
+export function scopeProblems(f: QueryFootprint, dataset: string, existing: ReadonlySet<string>, shadowing: ReadonlySet<string> = new Set()): string[] {
   const problems: string[] = [];
+  for (const kind of f.otherRelations) problems.push(`${kind === 'SHOW_REF' ? 'SHOW/DESCRIBE' : kind} is not allowed`);
+  for (const name of f.cteNames) {
+    if (shadowing.has(name)) problems.push(`WITH name "${name}" is also the name of a system object; choose another name`);
+  }
   for (const t of f.tables) {
     const shown = [t.catalog, t.schema, t.table].filter((p) => p !== '').join('.');
     if (t.catalog !== '') problems.push(`table "${shown}": catalog-qualified names are not allowed`);

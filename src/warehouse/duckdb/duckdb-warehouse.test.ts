@@ -452,9 +452,9 @@ describe('DuckDbWarehouse.checkQueryScope', () => {
     await expectCode(w.checkQueryScope(`SELECT * FROM ${DS}.costs`, OTHER), 'SQL_NOT_ALLOWED');
   });
 
-  // BUG: SHOW/DESCRIBE table references (SHOW_REF nodes) are not inspected, so these list every
+  // Regression (fixed): SHOW/DESCRIBE table references (SHOW_REF nodes) are not inspected, so these list every
   // schema, table and column of the database (other orgs' and the central dataset included).
-  it.fails.each([
+  it.each([
     ['SHOW ALL TABLES', 'SELECT * FROM (SHOW ALL TABLES)'],
     ['bare DESCRIBE', 'SELECT * FROM (DESCRIBE)'],
     ['SHOW SCHEMAS', 'SELECT * FROM (SHOW SCHEMAS)'],
@@ -462,9 +462,9 @@ describe('DuckDbWarehouse.checkQueryScope', () => {
     await expectCode(w.checkQueryScope(sql, DS), 'SQL_NOT_ALLOWED');
   });
 
-  // BUG: a CTE name defined in one scope whitelists that unqualified name everywhere in the query,
+  // Regression (fixed): a CTE name defined in one scope whitelists that unqualified name everywhere in the query,
   // so a reference outside the CTE's scope resolves to the system view of the same name.
-  it.fails('refuses an unqualified system view shadowed by a CTE in another scope only', async () => {
+  it('refuses an unqualified system view shadowed by a CTE in another scope only', async () => {
     await expectCode(w.checkQueryScope('SELECT * FROM (WITH duckdb_tables AS (SELECT 1 AS x) SELECT * FROM duckdb_tables) AS a, duckdb_tables', DS), 'SQL_NOT_ALLOWED');
   });
 });

@@ -144,8 +144,23 @@ export class DuckDbWarehouse implements Warehouse {
     const footprint = footprintOf(parsed as never);
     // Only unqualified names that are not CTEs need the dataset's table list.
     const needsTables = footprint.tables.some((t) => t.schema === '' && t.catalog === '' && !footprint.cteNames.has(t.table));
-    const problems = scopeProblems(footprint, dataset, needsTables ? await this.schema.existingTables(dataset) : new Set());
+    const problems = scopeProblems(
+      footprint,
+      dataset,
+      needsTables ? await this.schema.existingTables(dataset) : new Set(),
+      footprint.cteNames.size > 0 ? await this.namesOutside(dataset, [...footprint.cteNames]) : new Set(),
+    );
     if (problems.length > 0) throw new AppError('SQL_NOT_ALLOWED', problems.join('; '), { extensions: { problems } });
+  }
+
+  /** Which of `names` are tables or views somewhere other than `dataset` (system views included). */
+  private async namesOutside(dataset: string, names: string[]): Promise<Set<string>> {
+    const rows = await this.session.query<{ name: string }>(
+      `SELECT table_name AS name FROM duckdb_tables() WHERE schema_name <> $1 AND list_contains($2::VARCHAR[], table_name)
+       UNION SELECT view_name AS name FROM duckdb_views() WHERE schema_name <> $1 AND list_contains($2::VARCHAR[], view_name)`,
+      [dataset, JSON.stringify(names)],
+    );
+    return new Set(rows.map((r) => r.name));
   }
 
   /** duckdb_tables() answers from the catalog directly; information_schema is a view over several. */
