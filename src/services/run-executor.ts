@@ -111,7 +111,8 @@ export class RunExecutor {
     const log = this.logger.child({ org_slug: run.orgSlug, pipeline_logging_id: run.pipelineLoggingId });
     try {
       await this.writes.flush(); // the QUEUED row and earlier writes are in
-      if (!(await this.store.runs.startRun(run.pipelineLoggingId, this.now()))) return this.release(t, undefined);
+      const startedAt = this.now();
+      if (!(await this.store.runs.startRun(run.pipelineLoggingId, startedAt))) return this.release(t, undefined);
       const created = this.now();
       const stepIds = new Map(run.spec.steps.map((s) => [s.stepId, newId()]));
       const rows: StepLogRecord[] = run.spec.steps.map((s) => ({
@@ -150,7 +151,7 @@ export class RunExecutor {
         },
         { catalog: this.catalog, logger: log },
       );
-      await this.finish(t, outcome);
+      await this.finish(t, outcome, startedAt);
       log.info({ status: outcome.status, duration_ms: outcome.durationMs }, 'run finished');
     } catch (e) {
       log.error({ err: errorMessage(e) }, 'run could not be executed');
@@ -191,9 +192,11 @@ export class RunExecutor {
     });
   }
 
-  private async finish(t: Tracked, o: RunOutcome): Promise<void> {
+  private async finish(t: Tracked, o: RunOutcome, startedAt: Date): Promise<void> {
+    // Duration as the log shows it: from the recorded start to the recorded end.
+    const durationMs = o.endTime.getTime() - startedAt.getTime();
     this.writes.add(async (r) => {
-      await r.runs.finishRun(t.run.pipelineLoggingId, { status: o.status, end_time: o.endTime, duration_ms: o.durationMs, error_message: o.errorMessage });
+      await r.runs.finishRun(t.run.pipelineLoggingId, { status: o.status, end_time: o.endTime, duration_ms: durationMs, error_message: o.errorMessage });
     });
     await this.writes.flush();
     await this.release(t, o.status);

@@ -446,7 +446,7 @@ steps:
   // (duckdb-warehouse.ts writeQueryResult: CREATE TABLE ... WITH NO DATA, then the query), so while the first
   // run of a pipeline is still writing, a second run of it for another day fails at once with
   // "TransactionContext Error: Catalog write-write conflict on create" (no retry, no wait).
-  it.fails('a run for another day is not failed by a first run still creating the destination (BUG: catalog write-write conflict)', async () => {
+  it('a run for another day is not failed by a first run still creating the destination', async () => {
     await saveConfig(
       keyA,
       'daily',
@@ -488,6 +488,9 @@ describe('SQL scope', () => {
       ['attach', "ATTACH '/tmp/x.db'"],
       ['two_statements', `SELECT 1 AS v; SELECT * FROM ${A}.t`],
       ['settings', "SELECT current_setting('memory_limit') AS v"],
+      ['show_tables', 'SELECT * FROM (SHOW ALL TABLES)'],
+      ['describe_central', 'SELECT * FROM (DESCRIBE organizations.org_api_keys)'],
+      ['info_schema', 'SELECT * FROM information_schema.tables'],
     ];
     for (const [configId, query] of attempts) {
       await saveConfig(keyB, configId, etlConfig(query));
@@ -533,14 +536,37 @@ ${check}
     expect(await rt.warehouse.query(`SELECT v FROM ${A}.t`)).toEqual([{ v: 'secret of a' }]);
   });
 
-  // Regression (fixed): the scope check collects CTE names from the whole query (duckdb-query-scope.ts, footprintOf/scopeProblems),
-  // so a name defined by a WITH inside a subquery also "allows" the same unqualified name outside that subquery,
-  // where DuckDB resolves it to a system catalog view listing every tenant's tables (and their DDL/view SQL).
-  it.fails("refuses catalog views reached through a CTE name defined in another scope (BUG: they leak other orgs' table names)", async () => {
+  it('refuses a CTE name that would reach a system catalog view outside its scope; ordinary CTEs work', async () => {
     await saveConfig(keyA, 'mine', etlConfig("SELECT 'secret of a' AS v"));
     expect((await runToEnd(keyA, A, 'custom/configs/mine')).status).toBe('SUCCESS');
     const keyB = (await rt.onboard(B, 'SCALE')).api_key;
-    await saveConfig(keyB, 'peek', etlConfig('SELECT d.schema_name, d.table_name FROM (WITH duckdb_tables AS (SELECT 1 AS a) SELECT * FROM duckdb_tables) AS s, duckdb_tables AS d'));
+    const peeks: [string, string][] = [
+      ['peek_tables', 'SELECT d.schema_name, d.table_name FROM (WITH duckdb_tables AS (SELECT 1 AS a) SELECT * FROM duckdb_tables) AS s, duckdb_tables AS d'],
+      ['peek_views', 'SELECT d.sql FROM (WITH duckdb_views AS (SELECT 1 AS a) SELECT * FROM duckdb_views) AS s, duckdb_views AS d'],
+      ['peek_sqlite', 'SELECT d.sql FROM (WITH sqlite_master AS (SELECT 1 AS a) SELECT * FROM sqlite_master) AS s, sqlite_master AS d'],
+    ];
+    for (const [configId, query] of peeks) {
+      await saveConfig(keyB, configId, etlConfig(query, { table: configId }));
+      const run = await runToEnd(keyB, B, `custom/configs/${configId}`);
+      expect(run.status, configId).toBe('FAILED');
+      expect(run.error_message, configId).toMatch(/SQL refused/);
+    }
+    expect((await rt.warehouse.listTables(B)).filter((t) => t.startsWith('peek'))).toEqual([]);
+
+    await saveConfig(keyB, 'cte', etlConfig('WITH x AS (SELECT CAST(i AS INTEGER) AS a FROM range(2) AS r(i)) SELECT a FROM x', { table: 'cte_t' }));
+    expect((await runToEnd(keyB, B, 'custom/configs/cte')).status).toBe('SUCCESS');
+    expect(await count(`SELECT count(*) AS n FROM ${B}.cte_t`)).toBe(2);
+  });
+
+  // Regression (fixed): the shadowing check (duckdb-warehouse.ts namesOutside + duckdb-query-scope.ts scopeProblems) compares CTE
+  // names and table references case-sensitively, while DuckDB resolves identifiers case-insensitively: a CTE named
+  // DUCKDB_TABLES inside a subquery lets the same name through outside it, where DuckDB resolves it to the system
+  // view duckdb_tables, which lists every tenant's tables (and the central ones).
+  it('refuses the same trick with a differently-cased name', async () => {
+    await saveConfig(keyA, 'mine', etlConfig("SELECT 'secret of a' AS v"));
+    expect((await runToEnd(keyA, A, 'custom/configs/mine')).status).toBe('SUCCESS');
+    const keyB = (await rt.onboard(B, 'SCALE')).api_key;
+    await saveConfig(keyB, 'peek', etlConfig('SELECT d.schema_name, d.table_name FROM (WITH DUCKDB_TABLES AS (SELECT 1 AS a) SELECT * FROM DUCKDB_TABLES) AS s, DUCKDB_TABLES AS d'));
     const run = await runToEnd(keyB, B, 'custom/configs/peek');
     const leaked = (await rt.warehouse.listTables(B)).includes('t') ? await rt.warehouse.query(`SELECT * FROM ${B}.t WHERE schema_name <> '${B}'`) : [];
     expect(leaked).toEqual([]);

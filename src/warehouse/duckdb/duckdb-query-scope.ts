@@ -35,8 +35,9 @@ export function footprintOf(serialized: Node): QueryFootprint {
     const n = v as Node;
     // Table references carry `alias` and `sample`; query nodes have no alias, expressions carry `class`.
     if (typeof n.type === 'string' && 'sample' in n && 'alias' in n && !('class' in n) && !ALLOWED_RELATIONS.has(n.type)) otherRelations.push(n.type);
+    // DuckDB resolves names case-insensitively, so every name is compared in lower case.
     if (n.type === 'BASE_TABLE' && typeof n.table_name === 'string') {
-      tables.push({ catalog: String(n.catalog_name ?? ''), schema: String(n.schema_name ?? ''), table: n.table_name });
+      tables.push({ catalog: String(n.catalog_name ?? '').toLowerCase(), schema: String(n.schema_name ?? '').toLowerCase(), table: n.table_name.toLowerCase() });
     }
     if (n.type === 'TABLE_FUNCTION' && typeof n.function === 'object' && n.function !== null) {
       tableFunctions.push(String((n.function as Node).function_name ?? ''));
@@ -45,7 +46,7 @@ export function footprintOf(serialized: Node): QueryFootprint {
     }
     if (typeof n.cte_map === 'object' && n.cte_map !== null) {
       for (const entry of ((n.cte_map as Node).map as Node[] | undefined) ?? []) {
-        if (typeof entry.key === 'string') cteNames.add(entry.key);
+        if (typeof entry.key === 'string') cteNames.add(entry.key.toLowerCase());
       }
     }
     for (const child of Object.values(n)) walk(child);
@@ -65,11 +66,13 @@ export const REFUSED_FUNCTION = /^(duckdb_|pg_|sqlite_|pragma_|current_setting|g
  * `existing` or CTEs; a CTE may not share its name with a catalog object outside the dataset
  * (`shadowing`), because out of the CTE's scope the same name would reach that object.
  */
-export function scopeProblems(f: QueryFootprint, dataset: string, existing: ReadonlySet<string>, shadowing: ReadonlySet<string> = new Set()): string[] {
+export function scopeProblems(f: QueryFootprint, datasetName: string, existingTables: ReadonlySet<string>, shadowing: ReadonlySet<string> = new Set()): string[] {
+  const dataset = datasetName.toLowerCase();
+  const existing = new Set([...existingTables].map((t) => t.toLowerCase()));
   const problems: string[] = [];
   for (const kind of f.otherRelations) problems.push(`${kind === 'SHOW_REF' ? 'SHOW/DESCRIBE' : kind} is not allowed`);
   for (const name of f.cteNames) {
-    if (shadowing.has(name)) problems.push(`WITH name "${name}" is also the name of a system object; choose another name`);
+    if (shadowing.has(name.toLowerCase())) problems.push(`WITH name "${name}" is also the name of a system object; choose another name`);
   }
   for (const t of f.tables) {
     const shown = [t.catalog, t.schema, t.table].filter((p) => p !== '').join('.');

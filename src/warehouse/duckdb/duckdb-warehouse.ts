@@ -77,58 +77,77 @@ export class DuckDbWarehouse implements Warehouse {
     });
   }
 
-  writeQueryResult(req: WriteRequest, opts: QueryOptions = {}): Promise<WriteResult> {
-    return this.withSession(opts, async (s) => {
-      const target = qualifiedName('duckdb', { dataset: req.dataset, table: req.table });
-      let tableCreated = false;
-      if (req.schema !== undefined) {
-        tableCreated = (await this.schema.ensureTables(req.dataset, [{ ...req.schema, name: req.table }]))[0]?.action === 'created';
-      }
-      const [query, params] = named(req.query, opts.params ?? {});
-      return s.transaction(async (tx) => {
-        if (!(await this.tableExists(tx, req.dataset, req.table))) {
-          // No schema file: the first result defines the table.
-          await tx.execute(`CREATE TABLE ${target} AS SELECT * FROM (${query}) WITH NO DATA`, params as never);
-          tableCreated = true;
-        }
-        let rowsReplaced = 0;
-        let source = `(${query})`;
-        switch (req.disposition) {
-          case 'WRITE_TRUNCATE':
-            rowsReplaced = await tx.execute(`DELETE FROM ${target}`);
-            break;
-          case 'WRITE_APPEND':
-            break;
-          case 'WRITE_EMPTY': {
-            const [row] = await tx.query<{ n: number }>(`SELECT count(*)::BIGINT AS n FROM ${target}`);
-            if ((row?.n ?? 0) > 0) throw new AppError('CONFLICT', `WRITE_EMPTY: table ${req.dataset}.${req.table} already holds ${row?.n} rows`);
-            break;
-          }
-          case 'WRITE_PARTITION': {
-            const p = req.partition;
-            if (p === undefined) throw new AppError('VALIDATION_FAILED', 'WRITE_PARTITION needs a partition field and value');
-            const field = quoteIdent('duckdb', p.field);
-            // Staged so that a row for another day is refused before anything is replaced.
-            await tx.execute(`CREATE OR REPLACE TEMP TABLE _convergence_stage AS SELECT * FROM (${query})`, params as never);
-            const [bad] = await tx.query<{ n: number }>(
-              `SELECT count(*)::BIGINT AS n FROM _convergence_stage WHERE ${field} IS DISTINCT FROM CAST($1 AS DATE)`,
-              [p.value],
-            );
-            if ((bad?.n ?? 0) > 0) {
-              throw new AppError('VALIDATION_FAILED', `WRITE_PARTITION ${p.field}=${p.value}: ${bad?.n} rows of the result belong to other days (or have no ${p.field})`);
-            }
-            rowsReplaced = await tx.execute(`DELETE FROM ${target} WHERE ${field} = CAST($1 AS DATE)`, [p.value]);
-            source = '_convergence_stage';
-            break;
+  async writeQueryResult(req: WriteRequest, opts: QueryOptions = {}): Promise<WriteResult> {
+    const target = qualifiedName('duckdb', { dataset: req.dataset, table: req.table });
+    const [query, params] = named(req.query, opts.params ?? {});
+    let createdFromResult = false;
+    try {
+      return await this.withSession(opts, async (s) => {
+        let tableCreated = false;
+        if (req.schema !== undefined) {
+          tableCreated = (await this.schema.ensureTables(req.dataset, [{ ...req.schema, name: req.table }]))[0]?.action === 'created';
+        } else if (!(await this.tableExists(s, req.dataset, req.table))) {
+          // No schema file: the first result defines the table. Created (empty) and committed before
+          // the write, so concurrent first runs for different days do not conflict on the catalog.
+          try {
+            await s.execute(`CREATE TABLE IF NOT EXISTS ${target} AS SELECT * FROM (${query}) WITH NO DATA`, params as never);
+            tableCreated = createdFromResult = true;
+          } catch (e) {
+            if (!(await this.tableExists(s, req.dataset, req.table))) throw e;
           }
         }
-        const rowsWritten = await tx.execute(
-          `INSERT INTO ${target} BY NAME SELECT * FROM ${source}`,
-          (source === '_convergence_stage' ? [] : params) as never,
-        );
-        if (source === '_convergence_stage') await tx.execute('DROP TABLE _convergence_stage');
-        return { rowsWritten, rowsReplaced, tableCreated };
+        return this.write(s, req, target, query, params, tableCreated);
       });
+    } catch (e) {
+      // A table this call created from the result goes again when the write failed and it is still
+      // empty (on the metadata session: the pooled one is being interrupted).
+      if (createdFromResult) {
+        await this.session
+          .transaction(async (tx) => {
+            const [row] = await tx.query<{ n: number }>(`SELECT count(*)::BIGINT AS n FROM ${target}`);
+            if (row?.n === 0) await tx.execute(`DROP TABLE ${target}`);
+          })
+          .catch(() => undefined);
+      }
+      throw e;
+    }
+  }
+
+  /** The write itself: one transaction, so a failure leaves the table as it was. */
+  private write(s: DuckDbSession, req: WriteRequest, target: string, query: string, params: Record<string, SqlValue>, tableCreated: boolean): Promise<WriteResult> {
+    return s.transaction(async (tx) => {
+      let rowsReplaced = 0;
+      let source = `(${query})`;
+      switch (req.disposition) {
+        case 'WRITE_TRUNCATE':
+          rowsReplaced = await tx.execute(`DELETE FROM ${target}`);
+          break;
+        case 'WRITE_APPEND':
+          break;
+        case 'WRITE_EMPTY': {
+          const [row] = await tx.query<{ n: number }>(`SELECT count(*)::BIGINT AS n FROM ${target}`);
+          if ((row?.n ?? 0) > 0) throw new AppError('CONFLICT', `WRITE_EMPTY: table ${req.dataset}.${req.table} already holds ${row?.n} rows`);
+          break;
+        }
+        case 'WRITE_PARTITION': {
+          const p = req.partition;
+          if (p === undefined) throw new AppError('VALIDATION_FAILED', 'WRITE_PARTITION needs a partition field and value');
+          const field = quoteIdent('duckdb', p.field);
+          // Staged so that a row for another day is refused before anything is replaced.
+          await tx.execute(`CREATE OR REPLACE TEMP TABLE _convergence_stage AS SELECT * FROM (${query})`, params as never);
+          const [bad] = await tx.query<{ n: number }>(`SELECT count(*)::BIGINT AS n FROM _convergence_stage WHERE ${field} IS DISTINCT FROM CAST($1 AS DATE)`, [p.value]);
+          if ((bad?.n ?? 0) > 0) {
+            throw new AppError('VALIDATION_FAILED', `WRITE_PARTITION ${p.field}=${p.value}: ${bad?.n} rows of the result belong to other days (or have no ${p.field})`);
+          }
+          rowsReplaced = await tx.execute(`DELETE FROM ${target} WHERE ${field} = CAST($1 AS DATE)`, [p.value]);
+          source = '_convergence_stage';
+          break;
+        }
+      }
+      const staged = source === '_convergence_stage';
+      const rowsWritten = await tx.execute(`INSERT INTO ${target} BY NAME SELECT * FROM ${source}`, (staged ? [] : params) as never);
+      if (staged) await tx.execute('DROP TABLE _convergence_stage');
+      return { rowsWritten, rowsReplaced, tableCreated };
     });
   }
 
@@ -156,9 +175,9 @@ export class DuckDbWarehouse implements Warehouse {
   /** Which of `names` are tables or views somewhere other than `dataset` (system views included). */
   private async namesOutside(dataset: string, names: string[]): Promise<Set<string>> {
     const rows = await this.session.query<{ name: string }>(
-      `SELECT table_name AS name FROM duckdb_tables() WHERE schema_name <> $1 AND list_contains($2::VARCHAR[], table_name)
-       UNION SELECT view_name AS name FROM duckdb_views() WHERE schema_name <> $1 AND list_contains($2::VARCHAR[], view_name)`,
-      [dataset, JSON.stringify(names)],
+      `SELECT lower(table_name) AS name FROM duckdb_tables() WHERE lower(schema_name) <> lower($1) AND list_contains($2::VARCHAR[], lower(table_name))
+       UNION SELECT lower(view_name) AS name FROM duckdb_views() WHERE lower(schema_name) <> lower($1) AND list_contains($2::VARCHAR[], lower(view_name))`,
+      [dataset, JSON.stringify(names.map((n) => n.toLowerCase()))],
     );
     return new Set(rows.map((r) => r.name));
   }
