@@ -112,8 +112,6 @@ export class RunExecutor {
     try {
       await this.writes.flush(); // the QUEUED row and earlier writes are in
       const startedAt = this.now();
-      if (!(await this.store.runs.startRun(run.pipelineLoggingId, startedAt))) return this.release(t, undefined);
-      const created = this.now();
       const stepIds = new Map(run.spec.steps.map((s) => [s.stepId, newId()]));
       const rows: StepLogRecord[] = run.spec.steps.map((s) => ({
         step_logging_id: stepIds.get(s.stepId) as string,
@@ -123,7 +121,7 @@ export class RunExecutor {
         ps_type: s.psType,
         status: 'PENDING',
         attempt: 0,
-        created_at: created,
+        created_at: startedAt,
         start_time: null,
         end_time: null,
         duration_ms: null,
@@ -131,7 +129,13 @@ export class RunExecutor {
         error_message: null,
         metadata: null,
       }));
-      this.writes.add((r) => r.runs.insertSteps(rows));
+      // RUNNING and the PENDING steps commit together: a run is never seen started without its steps.
+      const started = await this.store.transaction(async (r) => {
+        if (!(await r.runs.startRun(run.pipelineLoggingId, startedAt))) return false;
+        await r.runs.insertSteps(rows);
+        return true;
+      });
+      if (!started) return this.release(t, undefined);
       const outcome = await runPipeline(
         run.spec,
         {

@@ -49,7 +49,11 @@ async function startSlowRun(s: ServerProcess, K: Record<string, string>): Promis
   const run = await call(s.url, 'POST', '/api/v1/pipelines/run/acmecorp/custom/configs/slow', K, {});
   expect(run.status).toBe(202);
   const id = String(run.json.pipeline_logging_id);
-  await until('the run to start', async () => ((await call(s.url, 'GET', `/api/v1/pipelines/runs/${id}`, K)).json.status === 'RUNNING' ? true : undefined));
+  // Mid-run: the run and its step are recorded RUNNING (step transitions are group-committed within ~20 ms).
+  await until('the step to run', async () => {
+    const r = (await call(s.url, 'GET', `/api/v1/pipelines/runs/${id}`, K)).json;
+    return r.status === 'RUNNING' && (r.steps as { status: string }[])[0]?.status === 'RUNNING' ? true : undefined;
+  });
   return id;
 }
 
