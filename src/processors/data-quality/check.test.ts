@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDbControlStore } from '../../control-store/duckdb/duckdb-control-store.js';
 import type { DqResultRecord } from '../../control-store/records.js';
 import { DuckDbDatabase } from '../../duckdb/duckdb-database.js';
+import { stepContext } from '../../../test/helpers/step-context.js';
 import { StepError, type Processor, type StepContext, type StepResult } from '../../pipeline/processor.js';
 import type { TypedValue } from '../../pipeline/variables.js';
 import { loadTableSchemaDir } from '../../schema/table-schema.js';
@@ -58,24 +58,15 @@ const VARIABLES: Record<string, TypedValue> = {
   date: { type: 'date', value: '2025-01-01' },
 };
 
-function context(over: Partial<StepContext> = {}): StepContext {
-  return {
+const context = (over: Partial<StepContext> = {}): StepContext =>
+  stepContext({
     orgSlug: DS,
     dataset: DS,
-    pipelineLoggingId: crypto.randomUUID(),
     stepId: 'check',
-    attempt: 1,
-    pipelineDir: path.resolve('configs/demo/sample'),
-    configsDir: path.resolve('configs'),
-    inputs: {},
     variables: VARIABLES,
-    outputs: new Map(),
     run: { pipelineId: `${DS}_dq_test`, status: 'RUNNING', failures: [] },
-    signal: new AbortController().signal,
-    logger,
     ...over,
-  };
-}
+  });
 
 const withDefaults = (config: Record<string, unknown>): never => {
   const c = Value.Default(processor.configSchema, Value.Clone(config));

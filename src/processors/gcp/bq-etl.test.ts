@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +6,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDbControlStore } from '../../control-store/duckdb/duckdb-control-store.js';
 import { DuckDbDatabase } from '../../duckdb/duckdb-database.js';
+import { stepContext, stepError } from '../../../test/helpers/step-context.js';
 import { StepError, type Processor, type StepContext, type StepResult } from '../../pipeline/processor.js';
 import type { TypedValue } from '../../pipeline/variables.js';
 import { DuckDbWarehouse } from '../../warehouse/duckdb/duckdb-warehouse.js';
@@ -51,24 +51,17 @@ const VARIABLES: Record<string, TypedValue> = {
   company_name: { type: 'string', value: "O'Brien & Co' OR '1'='1" },
 };
 
-function context(over: Partial<StepContext> = {}): StepContext {
-  return {
+const context = (over: Partial<StepContext> = {}): StepContext =>
+  stepContext({
     orgSlug: DS,
     dataset: DS,
-    pipelineLoggingId: crypto.randomUUID(),
     stepId: 'extract',
-    attempt: 1,
     pipelineDir: PIPELINE_DIR,
     configsDir: CONFIGS,
-    inputs: {},
     variables: VARIABLES,
-    outputs: new Map(),
     run: { pipelineId: `${DS}_test_pipeline`, status: 'RUNNING', failures: [] },
-    signal: new AbortController().signal,
-    logger,
     ...over,
-  };
-}
+  });
 
 /** The config as the pipeline loader hands it over: schema defaults applied. */
 const withDefaults = (config: Record<string, unknown>): never => {
@@ -80,14 +73,6 @@ const withDefaults = (config: Record<string, unknown>): never => {
 const etl = (query: string, destination: Record<string, unknown>, ctx = context()): Promise<StepResult> =>
   processor.run(ctx, withDefaults({ source: { query }, destination }));
 
-async function stepError(p: Promise<unknown>): Promise<StepError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e, 'expected a StepError').toBeInstanceOf(StepError);
-  return e as StepError;
-}
 
 const rows = (table: string, order = '1') => warehouse.query(`SELECT * FROM ${warehouse.tableReference(DS, table)} ORDER BY ${order}`);
 

@@ -1,12 +1,10 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import { Value } from '@sinclair/typebox/value';
-import { pino } from 'pino';
 import { SMTPServer, type SMTPServerAddress } from 'smtp-server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { OutboundHttp, type OutboundResponse, type PostOptions } from '../../net/outbound-http.js';
+import { stepContext, stepError, runWithDefaults } from '../../../test/helpers/step-context.js';
 import { StepError, type Processor, type RunSummary, type StepContext, type StepResult } from '../../pipeline/processor.js';
 import { emailNotificationProcessor } from './email.js';
 import { slackNotificationProcessor, webhookProcessor } from './http-notify.js';
@@ -14,7 +12,6 @@ import type { NotifyDeps } from './notify-deps.js';
 
 const NOW = new Date('2025-03-04T05:06:07.890Z');
 const RUN_ID = '0b6f1c9e-3a5d-4f7e-9b2a-1c3d5e7f9a0b';
-const logger = pino({ level: 'silent' });
 
 const FAILED_RUN: RunSummary = {
   pipelineId: 'acme_gcp_cost_billing',
@@ -25,24 +22,16 @@ const FAILED_RUN: RunSummary = {
   ],
 };
 
-function context(over: Partial<StepContext> = {}): StepContext {
-  return {
+const context = (over: Partial<StepContext> = {}): StepContext =>
+  stepContext({
     orgSlug: 'acme',
     dataset: 'acme',
     pipelineLoggingId: RUN_ID,
     stepId: 'notify',
     attempt: 2,
-    pipelineDir: path.resolve('configs/demo/sample'),
-    configsDir: path.resolve('configs'),
-    inputs: {},
-    variables: {},
-    outputs: new Map(),
     run: FAILED_RUN,
-    signal: new AbortController().signal,
-    logger,
     ...over,
-  };
-}
+  });
 
 const deps = (over: Partial<NotifyDeps> = {}): NotifyDeps => ({
   smtpUrl: undefined,
@@ -52,20 +41,8 @@ const deps = (over: Partial<NotifyDeps> = {}): NotifyDeps => ({
   ...over,
 });
 
-function runWithDefaults(p: Processor, config: Record<string, unknown>, ctx = context()): Promise<StepResult> {
-  const c = Value.Default(p.configSchema, Value.Clone(config));
-  expect(Value.Check(p.configSchema, c)).toBe(true);
-  return p.run(ctx, c as never);
-}
+const runDefaults = (p: Processor, config: Record<string, unknown>, ctx = context()): Promise<StepResult> => runWithDefaults(p, config, ctx);
 
-async function stepError(p: Promise<unknown>): Promise<StepError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e, 'expected a StepError').toBeInstanceOf(StepError);
-  return e as StepError;
-}
 
 describe('notify_systems.email_notification', () => {
   interface Mail {
@@ -114,7 +91,7 @@ describe('notify_systems.email_notification', () => {
 
   it('sends the message to every recipient with the given subject and body', async () => {
     const p = emailNotificationProcessor(deps({ smtpUrl }));
-    const r = await runWithDefaults(p, { to_emails: ['admin@acme.example', 'ops@acme.example'], subject: 'Daily costs ready', body: 'All good.' });
+    const r = await runDefaults(p, { to_emails: ['admin@acme.example', 'ops@acme.example'], subject: 'Daily costs ready', body: 'All good.' });
     expect(r.metadata).toMatchObject({ to: ['admin@acme.example', 'ops@acme.example'], subject: 'Daily costs ready', sent: true, accepted: 2, rejected: 0 });
     expect(typeof r.metadata?.message_id).toBe('string');
     expect(mails).toHaveLength(1);
@@ -128,7 +105,7 @@ describe('notify_systems.email_notification', () => {
 
   it('by default names the pipeline, its status, the run and every failing step with its error', async () => {
     const p = emailNotificationProcessor(deps({ smtpUrl }));
-    const r = await runWithDefaults(p, { to_emails: ['admin@acme.example'] });
+    const r = await runDefaults(p, { to_emails: ['admin@acme.example'] });
     expect(r.metadata).toMatchObject({ subject: '[Convergence] acme_gcp_cost_billing: FAILED', sent: true });
     const m = mails[0] as Mail;
     expect(header(m.raw, 'Subject')).toBe('[Convergence] acme_gcp_cost_billing: FAILED');
@@ -141,7 +118,7 @@ describe('notify_systems.email_notification', () => {
 
   it('reports a successful run without failure lines', async () => {
     const p = emailNotificationProcessor(deps({ smtpUrl }));
-    await runWithDefaults(p, { to_emails: ['admin@acme.example'] }, context({ run: { pipelineId: 'acme_demo', status: 'SUCCESS', failures: [] } }));
+    await runDefaults(p, { to_emails: ['admin@acme.example'] }, context({ run: { pipelineId: 'acme_demo', status: 'SUCCESS', failures: [] } }));
     const m = mails[0] as Mail;
     expect(header(m.raw, 'Subject')).toBe('[Convergence] acme_demo: SUCCESS');
     expect(bodyOf(m.raw)).not.toContain('- step');
@@ -149,7 +126,7 @@ describe('notify_systems.email_notification', () => {
 
   it('a line break in the subject cannot add headers or recipients', async () => {
     const p = emailNotificationProcessor(deps({ smtpUrl }));
-    await runWithDefaults(p, { to_emails: ['admin@acme.example'], subject: 'Hi\r\nBcc: evil@attacker.example' });
+    await runDefaults(p, { to_emails: ['admin@acme.example'], subject: 'Hi\r\nBcc: evil@attacker.example' });
     const m = mails[0] as Mail;
     expect(m.to).toEqual(['admin@acme.example']);
     expect(header(m.raw, 'Bcc')).toBeUndefined();
@@ -157,7 +134,7 @@ describe('notify_systems.email_notification', () => {
 
   it('without SMTP_URL the step succeeds and records the message as not sent', async () => {
     const p = emailNotificationProcessor(deps({ smtpUrl: undefined }));
-    const r = await runWithDefaults(p, { to_emails: ['admin@acme.example'] });
+    const r = await runDefaults(p, { to_emails: ['admin@acme.example'] });
     expect(r.metadata).toMatchObject({ sent: false, to: ['admin@acme.example'], subject: '[Convergence] acme_gcp_cost_billing: FAILED' });
     expect(r.metadata?.reason).toMatch(/SMTP_URL/);
     expect(mails).toEqual([]);
@@ -172,7 +149,7 @@ describe('notify_systems.email_notification', () => {
   ])('refuses %s with a StepError and sends nothing', async (_what, bad) => {
     for (const smtpUrlOrNot of [smtpUrl, undefined]) {
       const p = emailNotificationProcessor(deps({ smtpUrl: smtpUrlOrNot }));
-      const e = await stepError(runWithDefaults(p, { to_emails: ['ok@acme.example', bad] }));
+      const e = await stepError(runDefaults(p, { to_emails: ['ok@acme.example', bad] }));
       expect(e.retryable).toBe(false);
       expect(e.message).toMatch(/not email addresses/);
       expect(e.message).not.toMatch(/ok@acme\.example/);
@@ -186,7 +163,7 @@ describe('notify_systems.email_notification', () => {
     const closed = (probe.address() as AddressInfo).port;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
     const p = emailNotificationProcessor(deps({ smtpUrl: `smtp://127.0.0.1:${closed}` }));
-    const e = await runWithDefaults(p, { to_emails: ['admin@acme.example'] }).then(
+    const e = await runDefaults(p, { to_emails: ['admin@acme.example'] }).then(
       () => undefined,
       (err: unknown) => err,
     );
@@ -235,7 +212,7 @@ describe('HTTP notifications', () => {
 
     it('posts the JSON run event', async () => {
       const p = webhookProcessor(deps());
-      const r = await runWithDefaults(p, { url: `${base}/hooks/run`, message: 'nightly run' });
+      const r = await runDefaults(p, { url: `${base}/hooks/run`, message: 'nightly run' });
       expect(hits).toHaveLength(1);
       const hit = hits[0] as Hit;
       expect(hit.url).toBe('/hooks/run');
@@ -256,13 +233,13 @@ describe('HTTP notifications', () => {
     });
 
     it('without a secret sends no signature header', async () => {
-      await runWithDefaults(webhookProcessor(deps()), { url: `${base}/hook` });
+      await runDefaults(webhookProcessor(deps()), { url: `${base}/hook` });
       expect(hits[0]?.headers['x-convergence-signature']).toBeUndefined();
       expect(JSON.parse(hits[0]?.body ?? '{}')).not.toHaveProperty('message');
     });
 
     it('with a secret signs t.body with HMAC-SHA256 (verified independently)', async () => {
-      const r = await runWithDefaults(webhookProcessor(deps()), { url: `${base}/hook`, secret: SECRET });
+      const r = await runDefaults(webhookProcessor(deps()), { url: `${base}/hook`, secret: SECRET });
       expect(r.metadata).toMatchObject({ signed: true });
       const hit = hits[0] as Hit;
       const sig = hit.headers['x-convergence-signature'];
@@ -282,33 +259,33 @@ describe('HTTP notifications', () => {
     });
 
     it.each([400, 401, 404, 410, 429])('a %i answer is a final StepError', async (status) => {
-      const e = await stepError(runWithDefaults(webhookProcessor(deps()), { url: `${base}/status/${status}` }));
+      const e = await stepError(runDefaults(webhookProcessor(deps()), { url: `${base}/status/${status}` }));
       expect(e.retryable).toBe(false);
       expect(e.message).toContain(String(status));
     });
 
     it.each([500, 502, 503])('a %i answer is a retryable StepError', async (status) => {
-      const e = await stepError(runWithDefaults(webhookProcessor(deps()), { url: `${base}/status/${status}` }));
+      const e = await stepError(runDefaults(webhookProcessor(deps()), { url: `${base}/status/${status}` }));
       expect(e.retryable).toBe(true);
       expect(e.message).toContain(String(status));
     });
 
     it('a redirect is refused and not followed', async () => {
-      const e = await stepError(runWithDefaults(webhookProcessor(deps()), { url: `${base}/status/302` }));
+      const e = await stepError(runDefaults(webhookProcessor(deps()), { url: `${base}/status/302` }));
       expect(e.retryable).toBe(false);
       expect(hits).toHaveLength(1);
     });
 
     it.each(['127.0.0.1', 'localhost'])('a private URL (%s) without allowlist is refused, sending nothing', async (host) => {
       const port = new URL(base).port;
-      const e = await stepError(runWithDefaults(webhookProcessor(deps({ outbound: new OutboundHttp([]) })), { url: `http://${host}:${port}/hook` }));
+      const e = await stepError(runDefaults(webhookProcessor(deps({ outbound: new OutboundHttp([]) })), { url: `http://${host}:${port}/hook` }));
       expect(e.retryable).toBe(false);
       expect(e.message).toMatch(/^refused: /);
       expect(hits).toEqual([]);
     });
 
     it.each(['ftp://example.com/hook', 'http://user:pw@example.com/hook', 'http://169.254.169.254/latest/meta-data/'])('refuses %s', async (url) => {
-      const e = await stepError(runWithDefaults(webhookProcessor(deps({ outbound: new OutboundHttp([]) })), { url }));
+      const e = await stepError(runDefaults(webhookProcessor(deps({ outbound: new OutboundHttp([]) })), { url }));
       expect(e.retryable).toBe(false);
     });
 
@@ -317,7 +294,7 @@ describe('HTTP notifications', () => {
       await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
       const closed = (probe.address() as AddressInfo).port;
       await new Promise<void>((resolve) => probe.close(() => resolve()));
-      const e = await runWithDefaults(webhookProcessor(deps()), { url: `http://127.0.0.1:${closed}/hook` }).then(
+      const e = await runDefaults(webhookProcessor(deps()), { url: `http://127.0.0.1:${closed}/hook` }).then(
         () => undefined,
         (err: unknown) => err,
       );
@@ -334,7 +311,7 @@ describe('HTTP notifications', () => {
           return super.postJson(url, body, { ...opts, timeoutMs: 200 });
         }
       }
-      const e = await runWithDefaults(webhookProcessor(deps({ outbound: new QuickTimeout(['127.0.0.1']) })), { url: `${base}/hang` }).then(
+      const e = await runDefaults(webhookProcessor(deps({ outbound: new QuickTimeout(['127.0.0.1']) })), { url: `${base}/hang` }).then(
         () => undefined,
         (err: unknown) => err,
       );
@@ -347,7 +324,7 @@ describe('HTTP notifications', () => {
     const SECRET_PATH = '/services/T0000SECRET/B0000SECRET/XXXXXXXXXXXXsecrettoken';
 
     it('posts {text} with the given message', async () => {
-      const r = await runWithDefaults(slackNotificationProcessor(deps()), { webhook_url: `${base}${SECRET_PATH}`, message: 'Costs loaded :tada:' });
+      const r = await runDefaults(slackNotificationProcessor(deps()), { webhook_url: `${base}${SECRET_PATH}`, message: 'Costs loaded :tada:' });
       expect(hits).toHaveLength(1);
       expect(hits[0]?.url).toBe(SECRET_PATH);
       expect(hits[0]?.headers['content-type']).toBe('application/json');
@@ -356,7 +333,7 @@ describe('HTTP notifications', () => {
     });
 
     it('by default posts the run summary', async () => {
-      await runWithDefaults(slackNotificationProcessor(deps()), { webhook_url: `${base}${SECRET_PATH}` });
+      await runDefaults(slackNotificationProcessor(deps()), { webhook_url: `${base}${SECRET_PATH}` });
       const { text } = JSON.parse(hits[0]?.body ?? '{}') as { text: string };
       expect(text).toContain('Pipeline acme_gcp_cost_billing for acme: FAILED');
       expect(text).toContain(`Run: ${RUN_ID}`);
@@ -364,7 +341,7 @@ describe('HTTP notifications', () => {
     });
 
     it('metadata shows only scheme and host, never the webhook path', async () => {
-      const r = await runWithDefaults(slackNotificationProcessor(deps()), { webhook_url: `${base}${SECRET_PATH}?token=querysecret` });
+      const r = await runDefaults(slackNotificationProcessor(deps()), { webhook_url: `${base}${SECRET_PATH}?token=querysecret` });
       expect(r.metadata?.endpoint).toBe(`${base}/…`);
       const recorded = JSON.stringify(r);
       expect(recorded).not.toContain('SECRET');
@@ -379,13 +356,13 @@ describe('HTTP notifications', () => {
         [new OutboundHttp(['127.0.0.1']), `${base}/status/500${SECRET_PATH}`],
         [new OutboundHttp([]), `${base}${SECRET_PATH}`],
       ] as const) {
-        const e = await stepError(runWithDefaults(slackNotificationProcessor(deps({ outbound })), { webhook_url: url }));
+        const e = await stepError(runDefaults(slackNotificationProcessor(deps({ outbound })), { webhook_url: url }));
         expect(e.message).not.toContain('secrettoken');
       }
     });
 
     it('a private webhook URL without allowlist is refused', async () => {
-      const e = await stepError(runWithDefaults(slackNotificationProcessor(deps({ outbound: new OutboundHttp([]) })), { webhook_url: `${base}${SECRET_PATH}` }));
+      const e = await stepError(runDefaults(slackNotificationProcessor(deps({ outbound: new OutboundHttp([]) })), { webhook_url: `${base}${SECRET_PATH}` }));
       expect(e.retryable).toBe(false);
       expect(hits).toEqual([]);
     });
