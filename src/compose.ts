@@ -118,8 +118,9 @@ export async function createRuntime(config: Config, rootKey: string, logger: Log
       controlStore,
       warehouse,
       async close() {
-        await app.close();
-        await executor.close();
+        // Together: runs are cancelled while the server stops accepting, so requests waiting on a
+        // run (?wait=true) are answered instead of holding the close.
+        await Promise.all([app.close(), executor.close()]);
         await auth.close();
         await db.close();
       },

@@ -65,6 +65,8 @@ export interface RunRequest {
   readonly variables: Readonly<Record<string, TypedValue>>;
   /** Aborting it cancels the run. */
   readonly signal?: AbortSignal;
+  /** Aborted when the process stops: handler steps (which outlive a cancellation) stop then too. */
+  readonly shutdownSignal?: AbortSignal;
   readonly hooks?: RunHooks;
 }
 
@@ -133,8 +135,8 @@ export async function runPipeline(spec: PipelineSpec, req: RunRequest, deps: Run
   const triggered = (s: StepSpec): boolean =>
     s.trigger === 'on_completion' || (s.trigger === 'on_success' ? status === 'SUCCESS' : status !== 'SUCCESS');
   for (const s of handlers.filter((h) => !triggered(h))) record(skipped(s, `trigger ${s.trigger} not met (run ${status})`));
-  // Handlers run even when the run was cancelled, on a signal of their own.
-  const handlerSignal = new AbortController().signal;
+  // Handlers run even when the run was cancelled, on a signal of their own (aborted only by a shutdown).
+  const handlerSignal = req.shutdownSignal ?? new AbortController().signal;
   await runPhase(
     handlers.filter(triggered),
     spec.maxParallel,

@@ -41,6 +41,7 @@ export class RunExecutor {
   private running = 0;
   private readonly writes: WriteBatcher;
   private readonly pendingSteps = new Map<string, StepLogPatch>();
+  private readonly shutdown = new AbortController();
 
   constructor(
     private readonly store: ControlStore,
@@ -83,8 +84,9 @@ export class RunExecutor {
     return true;
   }
 
-  /** Cancels everything and waits for the runs to record their end. */
+  /** Cancels everything (handler steps included) and waits for the runs to record their end. */
   async close(): Promise<void> {
+    this.shutdown.abort(new Error('the service is shutting down'));
     for (const id of [...this.tracked.keys()]) this.cancel(id);
     await Promise.all([...this.tracked.values()].map((t) => t.done));
     await this.writes.flush();
@@ -147,6 +149,7 @@ export class RunExecutor {
           inputs: run.inputs,
           variables: run.variables,
           signal: t.controller.signal,
+          shutdownSignal: this.shutdown.signal,
           hooks: {
             stepStarted: (step, attempt, at) =>
               this.updateStep(stepIds.get(step.stepId) as string, { status: 'RUNNING', attempt, ...(attempt === 1 ? { start_time: at } : {}), error_message: null }),

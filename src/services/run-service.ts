@@ -180,7 +180,11 @@ export class RunService {
       await Promise.race([this.executor.whenDone(id), new Promise((r) => setTimeout(r, 10_000).unref())]);
     } else {
       // Not held by this process (e.g. left over by a stopped one): close it in the log.
-      await this.store.runs.finishRun(id, { status: 'CANCELLED', end_time: this.opts.now(), duration_ms: null, error_message: 'run cancelled' });
+      const now = this.opts.now();
+      await this.store.transaction(async (r) => {
+        await r.runs.finishRun(id, { status: 'CANCELLED', end_time: now, duration_ms: null, error_message: 'run cancelled' });
+        await r.orgs.recordRunEnd(orgSlug, utcDay(now), await r.runs.countActive(orgSlug), false, now);
+      });
     }
     return { ...(await this.get(orgSlug, id)), message: 'Run cancelled' };
   }

@@ -51,7 +51,16 @@ export class WriteBatcher {
           for (const w of batch) await w(repos);
         });
       } catch (e) {
-        this.logger.error({ err: errorMessage(e), writes: batch.length }, 'run state writes failed');
+        // One bad write must not take the others (other runs, other orgs) down with it: replay
+        // them one transaction each, so only the failing write is lost.
+        this.logger.warn({ err: errorMessage(e), writes: batch.length }, 'group commit failed; writing one by one');
+        for (const w of batch) {
+          try {
+            await this.store.transaction(w);
+          } catch (err) {
+            this.logger.error({ err: errorMessage(err) }, 'run state write failed');
+          }
+        }
       }
     }
     this.loop = undefined;

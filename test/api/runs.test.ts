@@ -620,3 +620,23 @@ describe('metrics', () => {
     expect(res.body).not.toContain(A); // no org slugs or ids in labels
   });
 });
+
+describe('review regressions', () => {
+  it('the demo pipeline works for an org whose slug starts with a digit', async () => {
+    const { api_key: key } = await rt.onboard('1digit_org');
+    const run = await runToEnd(key, '1digit_org', 'demo/sample/costs', { date: '2026-01-15', parameters: { lines: 5 } });
+    expect(run.status, run.error_message ?? '').toBe('SUCCESS');
+  });
+
+  it('a step whose metadata holds a lone surrogate neither fails its run nor strands anyone else\'s', async () => {
+    const { api_key: keyB } = await rt.onboard('other_org', 'SCALE');
+    await saveConfig(keyA, 'odd', `pipeline_id: odd\nsteps:\n  - step_id: mail\n    ps_type: notify_systems.email_notification\n    to_emails: ["a@example.com"]\n    subject: "x\\uD800y"\n`);
+    await saveConfig(keyB, 'fine', `pipeline_id: fine\nsteps:\n  - step_id: mail\n    ps_type: notify_systems.email_notification\n    to_emails: ["b@example.com"]\n`);
+    const [odd, ...fine] = await Promise.all([runToEnd(keyA, A, 'custom/configs/odd'), ...[1, 2, 3].map(() => runToEnd(keyB, 'other_org', 'custom/configs/fine'))]);
+    expect(odd?.status).toBe('SUCCESS');
+    expect(odd?.steps[0]?.metadata).toMatchObject({ subject: 'x\uFFFDy', sent: false });
+    expect(fine.map((r) => r.status)).toEqual(['SUCCESS', 'SUCCESS', 'SUCCESS']);
+    const [{ n }] = (await rt.warehouse.query<{ n: number }>(`SELECT count(*) AS n FROM organizations.org_meta_pipeline_runs WHERE status IN ('QUEUED', 'RUNNING')`)) as [{ n: number }];
+    expect(n).toBe(0);
+  });
+});

@@ -28,4 +28,9 @@ export function parseJsonColumn<T>(value: unknown): T | null {
   return (typeof value === 'string' ? JSON.parse(value) : value) as T;
 }
 
-export const jsonParam = (value: unknown): string | null => (value === null || value === undefined ? null : JSON.stringify(value));
+/** JSON text for a JSON column; lone UTF-16 surrogates (which no JSON column accepts) become U+FFFD. */
+export const jsonParam = (value: unknown): string | null =>
+  value === null || value === undefined ? null : JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? toWellFormed(v) : v));
+
+/** String.prototype.toWellFormed (ES2024), for the ES2022 library this project compiles against. */
+const toWellFormed = (s: string): string => s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');

@@ -142,6 +142,8 @@ export function dataQualityProcessor(deps: DataDeps): Processor {
           created_at: deps.now(),
         });
       }
+      // An attempt abandoned on timeout or cancellation records nothing (a retry would duplicate it).
+      ctx.signal.throwIfAborted();
       try {
         await deps.controlStore.runs.insertDqResults(results);
       } catch (e) {

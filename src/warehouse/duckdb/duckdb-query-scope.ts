@@ -55,6 +55,8 @@ export function footprintOf(serialized: Node): QueryFootprint {
   return { tables, tableFunctions, functions, cteNames, otherRelations };
 }
 
+const PLAIN_NAME = /^[a-z_][a-z0-9_]{0,127}$/;
+
 /** Table functions that only generate values. Everything else (read_csv, glob, duckdb_tables, query…) is refused. */
 export const ALLOWED_TABLE_FUNCTIONS: ReadonlySet<string> = new Set(['range', 'generate_series', 'unnest']);
 
@@ -71,8 +73,12 @@ export function scopeProblems(f: QueryFootprint, datasetName: string, existingTa
   const existing = new Set([...existingTables].map((t) => t.toLowerCase()));
   const problems: string[] = [];
   for (const kind of f.otherRelations) problems.push(`${kind === 'SHOW_REF' ? 'SHOW/DESCRIBE' : kind} is not allowed`);
+  // Names must be plain identifiers: DuckDB reads a quoted name that looks like a path as a file.
+  for (const name of [...f.cteNames, ...f.tables.map((t) => t.table)]) {
+    if (!PLAIN_NAME.test(name)) problems.push(`"${name.slice(0, 80)}" is not a plain table name (letters, digits, underscores)`);
+  }
   for (const name of f.cteNames) {
-    if (shadowing.has(name.toLowerCase())) problems.push(`WITH name "${name}" is also the name of a system object; choose another name`);
+    if (shadowing.has(name.toLowerCase())) problems.push(`WITH name "${name}" is the name of a system view or table; choose another name`);
   }
   for (const t of f.tables) {
     const shown = [t.catalog, t.schema, t.table].filter((p) => p !== '').join('.');

@@ -301,6 +301,16 @@ describe('DuckDbWarehouse.writeQueryResult', () => {
   });
 
   describe('runQuery', () => {
+    it('engine errors carry no hints naming tables of other datasets', async () => {
+      await w.query(`CREATE TABLE ${OTHER}.secret_table (x INTEGER)`);
+      const e = await w.runQuery('SELECT * FROM secret_tabl', { defaultDataset: DS }).then(
+        () => undefined,
+        (err: unknown) => err as Error,
+      );
+      expect(e?.message).toMatch(/secret_tabl/);
+      expect(e?.message).not.toMatch(/Did you mean|secret_table/);
+    });
+
     it('resolves unqualified names in defaultDataset, and only while it is set', async () => {
       await w.query(`CREATE TABLE ${DS}.same_name (who VARCHAR)`);
       await w.query(`INSERT INTO ${DS}.same_name VALUES ('${DS}')`);
@@ -433,6 +443,10 @@ describe('DuckDbWarehouse.checkQueryScope', () => {
     ['DESCRIBE of another dataset', `SELECT * FROM (DESCRIBE ${OTHER}.secrets)`],
     ['SUMMARIZE of another dataset', `SELECT * FROM (SUMMARIZE ${OTHER}.secrets)`],
     ['a syntax error', 'SELEC 1'],
+    // A name defined by a WITH clause but used out of its scope would be read as a file path.
+    ['a path used out of its CTE scope', `WITH a AS (SELECT * FROM "/etc/hosts"), "/etc/hosts" AS (SELECT 1 AS y) SELECT * FROM a`],
+    ['a CTE named like a path that reads itself', `WITH "/etc/hosts" AS (SELECT * FROM "/etc/hosts") SELECT * FROM "/etc/hosts"`],
+    ['a quoted name that is not a plain identifier', 'SELECT * FROM "costs.csv"'],
   ];
 
   it.each(refused)('refuses %s', async (_what, sql) => {

@@ -74,7 +74,7 @@ export class DuckDbWarehouse implements Warehouse {
     return this.withSession(opts, (s) => {
       const [text, params] = named(sql, opts.params ?? {});
       return s.query<T>(text, params);
-    });
+    }).catch(withoutCatalogHints);
   }
 
   async writeQueryResult(req: WriteRequest, opts: QueryOptions = {}): Promise<WriteResult> {
@@ -109,7 +109,7 @@ export class DuckDbWarehouse implements Warehouse {
           })
           .catch(() => undefined);
       }
-      throw e;
+      throw withoutCatalogHints(e);
     }
   }
 
@@ -167,17 +167,23 @@ export class DuckDbWarehouse implements Warehouse {
       footprint,
       dataset,
       needsTables ? await this.schema.existingTables(dataset) : new Set(),
-      footprint.cteNames.size > 0 ? await this.namesOutside(dataset, [...footprint.cteNames]) : new Set(),
+      footprint.cteNames.size > 0 && [...footprint.cteNames].every((n) => /^[a-z_][a-z0-9_]*$/.test(n)) ? await this.namesOutside([...footprint.cteNames]) : new Set(),
     );
     if (problems.length > 0) throw new AppError('SQL_NOT_ALLOWED', problems.join('; '), { extensions: { problems } });
   }
 
-  /** Which of `names` are tables or views somewhere other than `dataset` (system views included). */
-  private async namesOutside(dataset: string, names: string[]): Promise<Set<string>> {
+  /**
+   * Which of `names` an unqualified reference could reach besides the dataset: tables and views of
+   * the system and temp catalogs and of the main, pg_catalog and information_schema schemas. Other
+   * orgs' schemas are never on the search path, and asking about them would tell one org what
+   * another has.
+   */
+  private async namesOutside(names: string[]): Promise<Set<string>> {
+    const where = `(database_name IN ('system', 'temp') OR schema_name IN ('main', 'pg_catalog', 'information_schema'))`;
     const rows = await this.session.query<{ name: string }>(
-      `SELECT lower(table_name) AS name FROM duckdb_tables() WHERE lower(schema_name) <> lower($1) AND list_contains($2::VARCHAR[], lower(table_name))
-       UNION SELECT lower(view_name) AS name FROM duckdb_views() WHERE lower(schema_name) <> lower($1) AND list_contains($2::VARCHAR[], lower(view_name))`,
-      [dataset, JSON.stringify(names.map((n) => n.toLowerCase()))],
+      `SELECT lower(table_name) AS name FROM duckdb_tables() WHERE ${where} AND list_contains($1::VARCHAR[], lower(table_name))
+       UNION SELECT lower(view_name) AS name FROM duckdb_views() WHERE ${where} AND list_contains($1::VARCHAR[], lower(view_name))`,
+      [JSON.stringify(names.map((n) => n.toLowerCase()))],
     );
     return new Set(rows.map((r) => r.name));
   }
@@ -221,6 +227,15 @@ export class DuckDbWarehouse implements Warehouse {
       this.idle.push(s);
     }
   }
+}
+
+/**
+ * DuckDB's "Did you mean "other_org.table"?" hints name tables of the whole database; errors of
+ * an org's SQL are shown to that org, so the hints go.
+ */
+function withoutCatalogHints(e: unknown): never {
+  if (e instanceof Error) e.message = e.message.replace(/\s*Did you mean "[^"]*"\??/g, '');
+  throw e;
 }
 
 /** `@name` → DuckDB's `$name`, with only the parameters the text uses (DuckDB refuses extras). */
