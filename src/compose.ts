@@ -20,6 +20,7 @@ import { OutboundHttp } from './net/outbound-http.js';
 import { Metrics } from './observability/metrics.js';
 import { pipelineJsonSchema } from './pipeline/spec-document.js';
 import { PipelineRegistry } from './services/pipeline-registry.js';
+import { PipelineDryrun } from './services/pipeline-dryrun.js';
 import { PipelineService } from './services/pipeline-service.js';
 import { RunExecutor } from './services/run-executor.js';
 import { RunService } from './services/run-service.js';
@@ -100,6 +101,7 @@ export async function createRuntime(config: Config, rootKey: string, logger: Log
       health: new HealthService(controlStore, warehouse, logger),
       runs,
       pipelines: new PipelineService(controlStore, registry, now),
+      pipelineDryrun: new PipelineDryrun(controlStore, registry, catalog, config.configsDir, logger, { environment: config.environment, projectId: config.gcpProjectId, now }),
       metrics,
       pipelineSchema: pipelineJsonSchema(catalog),
     };

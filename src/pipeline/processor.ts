@@ -62,6 +62,11 @@ export interface Processor<S extends TSchema = TSchema> {
   /** Checks beyond the schema that can be made at load time (e.g. a referenced file exists); returns the problem. */
   checkConfig?(config: Static<S>, ctx: ConfigCheckContext): string | undefined;
   run(ctx: StepContext, config: Static<S>): Promise<StepResult>;
+  /**
+   * Checks a dry run makes with the rendered config, touching nothing (e.g. SQL scope, target
+   * table, recipients); throws a StepError naming the problem.
+   */
+  preflight?(ctx: StepContext, config: Static<S>): Promise<void>;
 }
 
 /** The registered processors, by `ps_type`. */

@@ -296,19 +296,7 @@ class StepExecutor {
 
   /** The step's config with variables substituted; SQL fields take only strictly typed values. */
   private render(step: StepSpec): Readonly<Record<string, unknown>> {
-    const schema = this.deps.catalog.get(step.psType)?.configSchema;
-    const lookup = (name: string): TypedValue | undefined => {
-      if (!name.startsWith('steps.')) return this.req.variables[name];
-      const [, stepId, key] = name.split('.') as [string, string, string];
-      const v = this.outputs.get(stepId)?.[key];
-      if (typeof v === 'number' && Number.isSafeInteger(v)) return { type: 'integer', value: v };
-      return typeof v === 'string' || typeof v === 'boolean' ? { type: 'string', value: v } : undefined;
-    };
-    try {
-      return mapStrings(schema ?? ({} as never), step.config, '', (_field, text, sql) => renderTemplate(text, lookup, { sql })) as Record<string, unknown>;
-    } catch (e) {
-      throw new StepError(errorMessage(e));
-    }
+    return renderStepConfig(this.deps.catalog, step, this.req.variables, this.outputs);
   }
 
   private outcome(
@@ -323,6 +311,32 @@ class StepExecutor {
   ): StepOutcome {
     const end = this.now();
     return { stepId: step.stepId, psType: step.psType, status, attempt, startTime: start, endTime: end, durationMs: end.getTime() - start.getTime(), rowsProcessed: rows, errorMessage: error, metadata, timedOut };
+  }
+}
+
+/**
+ * A step's config with variables substituted; SQL fields take only strictly typed values.
+ * `{steps.x.key}` reads `outputs` (a dry run passes none and gets 0 for counts).
+ */
+export function renderStepConfig(
+  catalog: ProcessorCatalog,
+  step: StepSpec,
+  variables: Readonly<Record<string, TypedValue>>,
+  outputs?: ReadonlyMap<string, Readonly<Record<string, unknown>>>,
+): Readonly<Record<string, unknown>> {
+  const schema = catalog.get(step.psType)?.configSchema;
+  const lookup = (name: string): TypedValue | undefined => {
+    if (!name.startsWith('steps.')) return variables[name];
+    const [, stepId, key] = name.split('.') as [string, string, string];
+    if (outputs === undefined) return key === 'rows_processed' ? { type: 'integer', value: 0 } : { type: 'string', value: '' };
+    const v = outputs.get(stepId)?.[key];
+    if (typeof v === 'number' && Number.isSafeInteger(v)) return { type: 'integer', value: v };
+    return typeof v === 'string' || typeof v === 'boolean' ? { type: 'string', value: v } : undefined;
+  };
+  try {
+    return mapStrings(schema ?? ({} as never), step.config, '', (_field, text, sql) => renderTemplate(text, lookup, { sql })) as Record<string, unknown>;
+  } catch (e) {
+    throw new StepError(errorMessage(e));
   }
 }
 

@@ -3,12 +3,12 @@ import { ACTIVE_RUN_STATUSES, type DqResultRecord, type RunRecord, type RunStatu
 import { AppError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { Metrics } from '../observability/metrics.js';
-import { resolveVariables, utcDay } from '../pipeline/resolve.js';
-import { renderTemplate, VariableError } from '../pipeline/variables.js';
+import { utcDay } from '../pipeline/resolve.js';
 import { RUNNABLE_STATUSES } from './organization-service.js';
 import type { PipelineRegistry } from './pipeline-registry.js';
 import { actorOf, type CallContext } from './principal.js';
 import type { RunExecutor } from './run-executor.js';
+import { prepareRun, type RunRoute } from './run-preparation.js';
 
 /**
  * Runs as the API sees them: trigger (validate → admit atomically against the plan → execute),
@@ -52,33 +52,13 @@ export class RunService {
   async trigger(
     call: CallContext,
     orgSlug: string,
-    route: { provider: string; domain: string; pipeline: string },
+    route: RunRoute,
     body: TriggerRequest,
     wait: boolean,
   ): Promise<{ status: number; body: Record<string, unknown> }> {
-    const pipeline = await this.registry.resolve(orgSlug, route.provider, route.domain, route.pipeline);
-    const profile = await this.store.orgs.getProfile(orgSlug);
-    if (profile === undefined || profile.status !== 'ACTIVE') throw new AppError('ORG_NOT_FOUND', `organization ${orgSlug} not found`);
     const now = this.opts.now();
     const id = newId();
-    let resolved: ReturnType<typeof resolveVariables>;
-    let pipelineId: string;
-    try {
-      resolved = resolveVariables(pipeline.spec, body, {
-        orgSlug,
-        dataset: profile.dataset_id,
-        pipelineLoggingId: id,
-        adminEmail: profile.admin_email,
-        companyName: profile.company_name,
-        projectId: this.opts.projectId ?? '',
-        env: this.opts.environment,
-        today: utcDay(now),
-      });
-      pipelineId = renderTemplate(pipeline.spec.pipelineId, (n) => resolved.variables[n], { sql: false });
-    } catch (e) {
-      if (e instanceof VariableError) throw new AppError('INVALID_PARAMETER', e.message);
-      throw e;
-    }
+    const { pipeline, profile, resolved, pipelineId } = await prepareRun(this.store, this.registry, this.opts, orgSlug, route, body, id, now);
     const record: RunRecord = {
       pipeline_logging_id: id,
       org_slug: orgSlug,

@@ -11,6 +11,7 @@ import {
   ConfigList,
   ConfigParams,
   ConfigSaved,
+  PipelineDryrunResponse,
   PipelineList,
   PipelineRouteParams,
   RunDetail,
@@ -64,6 +65,25 @@ export const pipelineRoutes =
         const { org, provider, domain, pipeline } = request.params;
         const r = await services.runs.trigger(callContext(request), org, { provider, domain, pipeline }, request.body, request.query.wait);
         return reply.code(r.status as 200 | 202).send(r.body as never);
+      },
+    );
+
+    app.post(
+      '/api/v1/pipelines/dryrun/:org/:provider/:domain/:pipeline',
+      {
+        config: { auth: 'org' },
+        schema: {
+          tags,
+          summary: 'Validate a run without running it: parameters, plan and quotas, each step (422 with the failed checks)',
+          security: ORG_SECURITY,
+          params: PipelineRouteParams,
+          body: RunRequestBody,
+          response: { 200: PipelineDryrunResponse, ...problemResponses(400, 404, 422) },
+        },
+      },
+      async (request) => {
+        const { org, provider, domain, pipeline } = request.params;
+        return (await services.pipelineDryrun.dryrun(org, { provider, domain, pipeline }, request.body)) as never;
       },
     );
 

@@ -115,3 +115,13 @@ export const ConfigParams = Type.Object({ config_id: Type.String({ maxLength: 10
 const ConfigSummary = Type.Object({ config_id: Type.String(), version: Type.Integer(), created_at: Type.String({ format: 'date-time' }), created_by: Nullable(Type.String()) });
 export const ConfigList = Type.Object({ configs: Type.Array(ConfigSummary) });
 export const ConfigDetail = Type.Object({ ...ConfigSummary.properties, yaml: Type.String() });
+
+const DryrunCheck = Type.Object({ name: Type.String(), passed: Type.Boolean(), detail: Type.String() });
+export const PipelineDryrunResponse = Type.Object({
+  valid: Type.Boolean(),
+  checks: Type.Array(DryrunCheck),
+  pipeline_id: Type.String(),
+  pipeline_path: Type.String(),
+  parameters: Type.Record(Type.String(), Type.Unknown()),
+  steps: Type.Array(Type.Object({ step_id: Type.String(), ps_type: Type.String(), depends_on: Type.Array(Type.String()), trigger: Type.String() })),
+});

@@ -111,6 +111,15 @@ export function dataQualityProcessor(deps: DataDeps): Processor {
     psType: 'data_quality.check',
     description: 'Check expectations (not_null, unique, accepted_values, row_count, freshness, expression) over a table; error-severity failures fail the run.',
     configSchema: Config,
+    async preflight(ctx, config) {
+      ownTable(config.table, ctx.dataset);
+      // The user-written parts (filters, expressions) checked as one query over a stand-in table.
+      const parts = [config.where, ...config.checks.flatMap((c) => [c.where, c.type === 'expression' ? c.expression : undefined])].filter((x): x is string => x !== undefined && x !== '');
+      if (parts.length > 0) {
+        const sql = `SELECT 1 AS x FROM (SELECT 1) AS t WHERE ${parts.map((p) => `(${p})`).join(' AND ')}`;
+        await checkScope(w, sql, ctx.dataset);
+      }
+    },
     async run(ctx, config) {
       const table = ownTable(config.table, ctx.dataset);
       if (!(await w.listTables(ctx.dataset)).includes(table)) throw new StepError(`table ${ctx.dataset}.${table} does not exist`);

@@ -61,6 +61,11 @@ export function bqEtlProcessor(deps: DataDeps): Processor {
       }
       return undefined;
     },
+    async preflight(ctx, config) {
+      ownTable(config.destination.table, ctx.dataset);
+      await checkScope(deps.warehouse, config.source.query, ctx.dataset);
+      bindParameters(config.source.query, ctx);
+    },
     async run(ctx, config) {
       const table = ownTable(config.destination.table, ctx.dataset);
       const query = config.source.query;

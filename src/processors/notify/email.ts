@@ -20,6 +20,10 @@ export function emailNotificationProcessor(deps: NotifyDeps): Processor {
     psType: 'notify_systems.email_notification',
     description: 'Send an email (SMTP_URL); without SMTP the message is recorded as not sent.',
     configSchema: Config,
+    async preflight(_ctx, config) {
+      const bad = config.to_emails.filter((e) => !isEmail(e));
+      if (bad.length > 0) throw new StepError(`not email addresses: ${bad.join(', ')}`);
+    },
     async run(ctx, config) {
       const bad = config.to_emails.filter((e) => !isEmail(e));
       if (bad.length > 0) throw new StepError(`not email addresses: ${bad.join(', ')}`);

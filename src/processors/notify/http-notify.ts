@@ -46,6 +46,15 @@ async function post(deps: NotifyDeps, url: string, body: string, headers: Record
   return status;
 }
 
+function checkUrl(deps: NotifyDeps, url: string): void {
+  try {
+    deps.outbound.checkUrl(url);
+  } catch (e) {
+    if (e instanceof OutboundError) throw new StepError(`refused: ${e.message}`);
+    throw e;
+  }
+}
+
 /** Only scheme and host reach the logs: webhook paths are often secrets themselves. */
 const shownUrl = (url: string): string => {
   try {
@@ -61,6 +70,9 @@ export function slackNotificationProcessor(deps: NotifyDeps): Processor {
     psType: 'notify_systems.slack_notification',
     description: 'Post a message to a Slack incoming webhook.',
     configSchema: SlackConfig,
+    async preflight(_ctx, config) {
+      checkUrl(deps, config.webhook_url);
+    },
     async run(ctx, config) {
       const text = config.message ?? describeRun(ctx).text;
       const status = await post(deps, config.webhook_url, JSON.stringify({ text }), {}, ctx.signal);
@@ -74,6 +86,9 @@ export function webhookProcessor(deps: NotifyDeps): Processor {
     psType: 'notify_systems.webhook',
     description: 'POST a JSON run event, signed with HMAC-SHA256 when a secret is set.',
     configSchema: WebhookConfig,
+    async preflight(_ctx, config) {
+      checkUrl(deps, config.url);
+    },
     async run(ctx, config) {
       const at = deps.now();
       const body = JSON.stringify(runEvent(ctx, at, config.message));
