@@ -8,7 +8,7 @@ import { createLogger, createRuntime } from '../src/compose.js';
 import { loadConfig } from '../src/config/config.js';
 
 const STEPS = 40;
-const ROUNDS = 7;
+const ROUNDS = 15;
 const ROOT = 'bench_root_key_0123456789abcdefghijklmnop';
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
@@ -33,11 +33,15 @@ async function main(): Promise<void> {
 
   const engine: number[] = [];
   const direct: number[] = [];
+  // Both sides write; a checkpoint before each keeps WAL flushes from landing on one side at random.
+  const checkpoint = (): Promise<unknown> => rt.warehouse.query('CHECKPOINT');
   for (let round = 0; round < ROUNDS; round++) {
+    await checkpoint();
     let t = performance.now();
     const run = await inject('POST', '/api/v1/pipelines/run/bench_org/custom/configs/b2?wait=true', K, { date: '2026-01-15' });
     if (run.status !== 'SUCCESS') throw new Error(`run ended ${String(run.status)}`);
     engine.push(performance.now() - t);
+    await checkpoint();
     t = performance.now();
     for (let i = 0; i < STEPS; i++) {
       const q = sql(i).replace('{date}', '2026-01-15');

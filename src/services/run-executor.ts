@@ -27,6 +27,14 @@ export interface AdmittedRun {
   readonly variables: Readonly<Record<string, TypedValue>>;
 }
 
+/** How long a step must have been running before its RUNNING state is written on its own. */
+export const RUNNING_VISIBLE_AFTER_MS = 50;
+
+interface PendingStep {
+  patch: StepLogPatch;
+  timer?: NodeJS.Timeout;
+}
+
 interface Tracked {
   readonly run: AdmittedRun;
   readonly controller: AbortController;
@@ -40,7 +48,7 @@ export class RunExecutor {
   private readonly tracked = new Map<string, Tracked>();
   private running = 0;
   private readonly writes: WriteBatcher;
-  private readonly pendingSteps = new Map<string, StepLogPatch>();
+  private readonly pendingSteps = new Map<string, PendingStep>();
   private readonly shutdown = new AbortController();
 
   constructor(
@@ -184,18 +192,28 @@ export class RunExecutor {
    * Queues a step transition. Transitions of one step that fall into the same group commit are
    * merged into one UPDATE (the later fields win; the start time of the first stays): the row
    * ends the same as if each had been applied in turn, for one statement instead of several.
+   * A step's RUNNING transition waits `RUNNING_VISIBLE_AFTER_MS` before it is queued: a step that
+   * ends sooner is written once, with its start time, which halves the writes of short steps.
    */
   private updateStep(id: string, patch: StepLogPatch): void {
     const queued = this.pendingSteps.get(id);
     if (queued !== undefined) {
-      this.pendingSteps.set(id, { ...queued, ...patch });
+      queued.patch = { ...queued.patch, ...patch };
+      if (queued.timer !== undefined && patch.status !== 'RUNNING') this.queueStepWrite(id, queued);
       return;
     }
-    this.pendingSteps.set(id, patch);
+    const entry: PendingStep = { patch };
+    this.pendingSteps.set(id, entry);
+    if (patch.status === 'RUNNING') entry.timer = setTimeout(() => this.queueStepWrite(id, entry), RUNNING_VISIBLE_AFTER_MS);
+    else this.queueStepWrite(id, entry);
+  }
+
+  private queueStepWrite(id: string, entry: PendingStep): void {
+    if (entry.timer !== undefined) clearTimeout(entry.timer);
+    entry.timer = undefined;
     this.writes.add(async (r) => {
-      const p = this.pendingSteps.get(id);
-      this.pendingSteps.delete(id);
-      if (p !== undefined) await r.runs.updateStep(id, p);
+      if (this.pendingSteps.get(id) === entry) this.pendingSteps.delete(id);
+      await r.runs.updateStep(id, entry.patch);
     });
   }
 
