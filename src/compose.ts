@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
@@ -22,7 +23,9 @@ import { pipelineJsonSchema } from './pipeline/spec-document.js';
 import { PipelineRegistry } from './services/pipeline-registry.js';
 import { PipelineDryrun } from './services/pipeline-dryrun.js';
 import { PipelineService } from './services/pipeline-service.js';
+import { QueueWorker } from './services/queue-worker.js';
 import { RunExecutor } from './services/run-executor.js';
+import { newId } from './core/ids.js';
 import { RunService } from './services/run-service.js';
 import { CENTRAL_DATASET } from './control-store/control-store.js';
 import type { Warehouse } from './warehouse/warehouse.js';
@@ -88,9 +91,16 @@ export async function createRuntime(config: Config, rootKey: string, logger: Log
     });
     const setupRunner = new SetupRunner(config.configsDir, catalog, controlStore, logger);
     const registry = new PipelineRegistry(config.configsDir, catalog, controlStore);
-    const executor = new RunExecutor(controlStore, catalog, config.configsDir, config.workerConcurrency, metrics, logger, now);
-    const runs = new RunService(controlStore, registry, executor, metrics, { environment: config.environment, projectId: config.gcpProjectId, now });
-    await recoverInterruptedRuns(runs, controlStore, logger);
+    const executor = new RunExecutor(controlStore, catalog, config.configsDir, metrics, logger, now);
+    const worker = new QueueWorker(controlStore, executor, (org, id) => runs.loadAdmitted(org, id), logger, now, {
+      owner: `${os.hostname()}:${process.pid}:${newId().slice(-8)}`,
+      concurrency: config.workerConcurrency,
+      leaseMs: config.queueLeaseMs,
+      pollMs: config.queuePollMs,
+      retryDelayMs: 1000,
+    });
+    const runs: RunService = new RunService(controlStore, registry, executor, worker, metrics, { environment: config.environment, projectId: config.gcpProjectId, now });
+    await recoverInterruptedRuns(runs, controlStore, logger, now);
     const auth = new AuthService(rootKey, controlStore, logger, { cacheTtlMs: config.apiKeyCacheTtlMs });
     const services = {
       auth,
@@ -115,6 +125,7 @@ export async function createRuntime(config: Config, rootKey: string, logger: Log
       rateLimitPerKey: config.rateLimitPerKey,
       rateLimitPerAddress: config.rateLimitPerAddress,
     });
+    worker.start();
     return {
       app,
       controlStore,
@@ -122,7 +133,7 @@ export async function createRuntime(config: Config, rootKey: string, logger: Log
       async close() {
         // Together: runs are cancelled while the server stops accepting, so requests waiting on a
         // run (?wait=true) are answered instead of holding the close.
-        await Promise.all([app.close(), executor.close()]);
+        await Promise.all([app.close(), worker.close()]);
         await auth.close();
         await db.close();
       },
@@ -133,9 +144,14 @@ export async function createRuntime(config: Config, rootKey: string, logger: Log
   }
 }
 
-/** Runs a previous process left QUEUED/RUNNING are closed (embedded mode runs everything in this one process). */
-async function recoverInterruptedRuns(runs: RunService, store: ControlStore, logger: Logger): Promise<void> {
-  if ((await store.missingCentralTables(['org_meta_pipeline_runs', 'org_usage_quotas'])).length > 0) return; // not bootstrapped yet
-  const n = await runs.recoverInterrupted();
-  if (n > 0) logger.warn({ runs: n, dataset: CENTRAL_DATASET }, 'runs interrupted by the previous stop were marked FAILED');
+/**
+ * Embedded mode runs everything in this one process (the DuckDB file admits no other), so leases a
+ * previous process held are void: they are expired now and the worker retries those runs as their
+ * next attempt. Active runs without a queue item (left by an older version) are closed as FAILED.
+ */
+async function recoverInterruptedRuns(runs: RunService, store: ControlStore, logger: Logger, now: () => Date): Promise<void> {
+  if ((await store.missingCentralTables(['org_meta_pipeline_runs', 'org_usage_quotas', 'org_pipeline_execution_queue'])).length > 0) return; // not bootstrapped yet
+  const leases = await store.queue.expireLeases(now());
+  const orphans = await runs.recoverInterrupted();
+  if (leases + orphans > 0) logger.warn({ leases, orphans, dataset: CENTRAL_DATASET }, 'runs interrupted by the previous stop: retrying those in the queue');
 }

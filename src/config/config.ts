@@ -48,6 +48,10 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** (Default: 4) */
   readonly workerConcurrency: number;
+  /** How long a worker's claim on a run lasts without renewal (renewed every third of it). */
+  readonly queueLeaseMs: number;
+  /** How often a worker looks at the queue when nothing woke it. */
+  readonly queuePollMs: number;
   /** (Default: true) */
   readonly schedulerEnabled: boolean;
   /** (Default: ./import) */
@@ -143,6 +147,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     outboundAllowlist: list('OUTBOUND_ALLOWLIST'),
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     workerConcurrency: int('WORKER_CONCURRENCY', 4, 1, 256),
+    queueLeaseMs: int('QUEUE_LEASE_MS', 30_000, 300, 3_600_000),
+    queuePollMs: int('QUEUE_POLL_MS', 500, 10, 60_000),
     schedulerEnabled: bool('SCHEDULER_ENABLED', true),
     importDir: path.resolve(cwd, read('IMPORT_DIR') ?? './import'),
     providerBaseUrls: {

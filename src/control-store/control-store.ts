@@ -5,6 +5,8 @@ import type {
   AuditEntry,
   DqResultRecord,
   PipelineConfigRecord,
+  QueueCandidate,
+  QueueItem,
   RunFilter,
   RunStatus,
   StepLogPatch,
@@ -71,21 +73,25 @@ export interface RunRepository {
   /** Writes a run that already finished, with its steps, in one go (setup runs). */
   insertCompletedRun(run: RunRecord, steps: readonly StepLogRecord[]): Promise<void>;
   insertRun(run: RunRecord): Promise<void>;
-  /** QUEUED → RUNNING; false when the run is no longer queued (e.g. cancelled meanwhile). */
-  startRun(pipelineLoggingId: string, at: Date): Promise<boolean>;
-  /** Sets the final state; false when the run had already finished. */
+  /** QUEUED → RUNNING as `attempt`; false when the run is no longer queued (e.g. cancelled meanwhile). */
+  startRun(pipelineLoggingId: string, at: Date, attempt: number): Promise<boolean>;
+  /** Sets the final state (only for `attempt` when given); false when the run had already finished. */
   finishRun(
     pipelineLoggingId: string,
-    f: { status: RunStatus; end_time: Date; duration_ms: number | null; error_message: string | null },
+    f: { status: RunStatus; end_time: Date; duration_ms: number | null; error_message: string | null; attempt?: number },
   ): Promise<boolean>;
+  /** Closes the open steps of an attempt that lost its worker and moves the run to `next` (QUEUED to retry, or FAILED). */
+  interruptRun(pipelineLoggingId: string, attempt: number, next: 'QUEUED' | 'FAILED', message: string, at: Date): Promise<boolean>;
   insertSteps(steps: readonly StepLogRecord[]): Promise<void>;
   updateStep(stepLoggingId: string, patch: StepLogPatch): Promise<void>;
   getRun(orgSlug: string, pipelineLoggingId: string): Promise<RunRecord | undefined>;
+  /** Internal lookups only (queue, waiters): every answer to an org goes through getRun. */
+  getRunById(pipelineLoggingId: string): Promise<RunRecord | undefined>;
   /** Newest first. */
   listRuns(orgSlug: string, filter: RunFilter): Promise<RunRecord[]>;
-  /** Runs of the org that are QUEUED or RUNNING. */
-  countActive(orgSlug: string): Promise<number>;
-  /** Marks every QUEUED/RUNNING run (and its open steps) FAILED; returns the orgs touched. */
+  /** Runs of the org that are QUEUED or RUNNING (with `queuedManualOnly`: RUNNING, or QUEUED by a person). */
+  countActive(orgSlug: string, opts?: { queuedManualOnly?: boolean }): Promise<number>;
+  /** Marks every QUEUED/RUNNING run that has no live queue item (and its open steps) FAILED; returns the orgs touched. */
   failInterrupted(message: string, at: Date): Promise<string[]>;
   listSteps(orgSlug: string, pipelineLoggingId: string): Promise<StepLogRecord[]>;
   insertDqResults(results: readonly DqResultRecord[]): Promise<void>;
@@ -105,12 +111,36 @@ export interface PipelineConfigRepository {
   deactivate(orgSlug: string, configId: string): Promise<number>;
 }
 
+export interface QueueRepository {
+  /** False when an item with the same dedupe key exists (the occurrence was enqueued before). */
+  enqueue(item: QueueItem): Promise<boolean>;
+  /** Claimable items in fair order, only of orgs under their concurrent limit. */
+  candidates(now: Date, limit: number): Promise<QueueCandidate[]>;
+  /** QUEUED → RUNNING with a lease; the new attempt (fencing token), or undefined if someone else took it. */
+  claim(queueId: string, owner: string, leaseUntil: Date, now: Date): Promise<number | undefined>;
+  /** Extends the lease; false when it was lost (expired and retaken, or cancelled). */
+  renew(queueId: string, owner: string, attempt: number, leaseUntil: Date, now: Date): Promise<boolean>;
+  /** RUNNING → DONE for this attempt only. */
+  complete(queueId: string, attempt: number, now: Date): Promise<boolean>;
+  /** QUEUED/RUNNING → CANCELLED; false when the run is no longer in the queue. */
+  cancel(pipelineLoggingId: string, now: Date): Promise<boolean>;
+  /** RUNNING items whose lease ran out. */
+  expired(now: Date, limit: number): Promise<QueueItem[]>;
+  /** An expired item back to QUEUED (its attempt is raised again at the next claim). */
+  requeue(queueId: string, attempt: number, availableAt: Date, now: Date): Promise<boolean>;
+  /** Ends every lease now (embedded mode at start: no other process can hold one). */
+  expireLeases(now: Date): Promise<number>;
+  get(pipelineLoggingId: string): Promise<QueueItem | undefined>;
+  depth(now: Date): Promise<{ queued: number; oldest: Date | null }>;
+}
+
 export interface Repositories {
   readonly orgs: OrgRepository;
   readonly apiKeys: ApiKeyRepository;
   readonly audit: AuditRepository;
   readonly runs: RunRepository;
   readonly configs: PipelineConfigRepository;
+  readonly queue: QueueRepository;
 }
 
 export interface CentralSchemaOptions {

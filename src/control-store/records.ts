@@ -157,3 +157,39 @@ export interface PipelineConfigRecord {
   readonly created_at: Date;
   readonly created_by: string | null;
 }
+
+export const QUEUE_STATUSES = ['QUEUED', 'RUNNING', 'DONE', 'CANCELLED'] as const;
+export type QueueStatus = (typeof QUEUE_STATUSES)[number];
+
+/** Priorities: a person waiting beats a clock, a clock beats a backfill. */
+export const PRIORITY = { manual: 100, schedule: 50, backfill: 10 } as const;
+
+export interface QueueItem {
+  readonly queue_id: string;
+  readonly org_slug: string;
+  readonly pipeline_logging_id: string;
+  readonly priority: number;
+  readonly status: QueueStatus;
+  readonly available_at: Date;
+  readonly lease_owner: string | null;
+  readonly lease_expires_at: Date | null;
+  /** The fencing token: raised by every claim; writes of an older attempt are refused. */
+  readonly attempt: number;
+  readonly max_attempts: number;
+  readonly dedupe_key: string | null;
+  readonly schedule_id: string | null;
+  readonly scheduled_time: Date | null;
+  readonly created_at: Date;
+  readonly updated_at: Date;
+}
+
+/** A queued item a worker may claim, with what fairness and limits need. */
+export interface QueueCandidate {
+  readonly queue_id: string;
+  readonly org_slug: string;
+  readonly pipeline_logging_id: string;
+  readonly priority: number;
+  /** The org's items RUNNING now. */
+  readonly org_running: number;
+  readonly concurrent_limit: number;
+}

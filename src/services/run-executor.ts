@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ControlStore } from '../control-store/control-store.js';
-import type { StepLogPatch, StepLogRecord } from '../control-store/records.js';
+import type { RunStatus, StepLogPatch, StepLogRecord } from '../control-store/records.js';
 import { errorMessage } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -12,10 +12,10 @@ import type { TypedValue } from '../pipeline/variables.js';
 import { WriteBatcher } from './write-batcher.js';
 
 /**
- * Runs admitted runs in this process, at most `concurrency` at once, first come first served.
- * Every state change goes to the run and step logs through the write batcher; the final state is
- * committed before the run counts as finished. (The durable, leased queue of the scheduler issue
- * replaces the in-memory waiting line; the execution below stays.)
+ * Executes runs a queue worker has claimed. Every state change goes to the run and step logs
+ * through the write batcher; the final state is committed before the run counts as finished, and
+ * only by the attempt that holds the claim (the fencing token): a worker that lost its lease
+ * stops and cannot overwrite the attempt that replaced it.
  */
 export interface AdmittedRun {
   readonly pipelineLoggingId: string;
@@ -35,18 +35,21 @@ interface PendingStep {
   timer?: NodeJS.Timeout;
 }
 
+/** The claim a run executes under. */
+export interface Claim {
+  readonly queueId: string;
+  readonly attempt: number;
+}
+
 interface Tracked {
   readonly run: AdmittedRun;
+  readonly claim: Claim;
   readonly controller: AbortController;
-  readonly done: Promise<void>;
-  resolve(): void;
-  started: boolean;
 }
 
 export class RunExecutor {
-  private readonly waiting: Tracked[] = [];
   private readonly tracked = new Map<string, Tracked>();
-  private running = 0;
+  private readonly waiters = new Map<string, Set<() => void>>();
   private readonly writes: WriteBatcher;
   private readonly pendingSteps = new Map<string, PendingStep>();
   private readonly shutdown = new AbortController();
@@ -55,7 +58,6 @@ export class RunExecutor {
     private readonly store: ControlStore,
     private readonly catalog: ProcessorCatalog,
     private readonly configsDir: string,
-    private readonly concurrency: number,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly now: () => Date,
@@ -63,32 +65,44 @@ export class RunExecutor {
     this.writes = new WriteBatcher(store, logger);
   }
 
-  submit(run: AdmittedRun): void {
-    let resolve!: () => void;
-    const done = new Promise<void>((r) => (resolve = r));
-    const t: Tracked = { run, controller: new AbortController(), done, resolve, started: false };
+  /** Executes a claimed run to its end; `lost` aborts when the claim's lease is lost. */
+  async run(run: AdmittedRun, claim: Claim, lost: AbortSignal): Promise<void> {
+    const t: Tracked = { run, claim, controller: new AbortController() };
+    const onLost = (): void => t.controller.abort(new Error('lease lost: another worker took the run over'));
+    lost.addEventListener('abort', onLost, { once: true });
     this.tracked.set(run.pipelineLoggingId, t);
     this.metrics.runAdmitted();
-    this.waiting.push(t);
-    this.pump();
+    try {
+      await this.execute(t);
+    } finally {
+      lost.removeEventListener('abort', onLost);
+    }
   }
 
-  /** Resolves when the run is finished (immediately if this process does not hold it). */
-  async whenDone(id: string): Promise<void> {
-    await this.tracked.get(id)?.done;
+  /** Resolves when this process sees the run end (or at once when it is not active here or in the store). */
+  async whenDone(id: string, isActive: () => Promise<boolean>, pollMs = 250): Promise<void> {
+    for (;;) {
+      if (!this.tracked.has(id) && !(await isActive())) return;
+      await new Promise<void>((resolve) => {
+        const set = this.waiters.get(id) ?? new Set();
+        this.waiters.set(id, set);
+        const done = (): void => {
+          clearTimeout(timer);
+          set.delete(done);
+          resolve();
+        };
+        // Another process may run it: look at the store now and then.
+        const timer = setTimeout(done, pollMs);
+        set.add(done);
+      });
+    }
   }
 
-  /** Cancels a run this process holds; false when it holds no such run. */
+  /** Cancels a run this process executes; false when it executes no such run. */
   cancel(id: string): boolean {
     const t = this.tracked.get(id);
     if (t === undefined) return false;
     t.controller.abort(new Error('run cancelled'));
-    const i = this.waiting.indexOf(t);
-    if (i >= 0) {
-      // Never started: finish it here.
-      this.waiting.splice(i, 1);
-      void this.finishUnstarted(t, 'CANCELLED', 'run cancelled before it started');
-    }
     return true;
   }
 
@@ -96,7 +110,7 @@ export class RunExecutor {
   async close(): Promise<void> {
     this.shutdown.abort(new Error('the service is shutting down'));
     for (const id of [...this.tracked.keys()]) this.cancel(id);
-    await Promise.all([...this.tracked.values()].map((t) => t.done));
+    while (this.tracked.size > 0) await new Promise((r) => setTimeout(r, 10));
     await this.writes.flush();
   }
 
@@ -104,23 +118,10 @@ export class RunExecutor {
     return this.tracked.size;
   }
 
-  private pump(): void {
-    while (this.running < this.concurrency && this.waiting.length > 0) {
-      const t = this.waiting.shift() as Tracked;
-      this.running++;
-      t.started = true;
-      void this.execute(t).finally(() => {
-        this.running--;
-        this.pump();
-      });
-    }
-  }
-
   private async execute(t: Tracked): Promise<void> {
     const { run } = t;
     const log = this.logger.child({ org_slug: run.orgSlug, pipeline_logging_id: run.pipelineLoggingId });
     try {
-      await this.writes.flush(); // the QUEUED row and earlier writes are in
       const startedAt = this.now();
       const stepIds = new Map(run.spec.steps.map((s) => [s.stepId, newId()]));
       const rows: StepLogRecord[] = run.spec.steps.map((s) => ({
@@ -141,7 +142,7 @@ export class RunExecutor {
       }));
       // RUNNING and the PENDING steps commit together: a run is never seen started without its steps.
       const started = await this.store.transaction(async (r) => {
-        if (!(await r.runs.startRun(run.pipelineLoggingId, startedAt))) return false;
+        if (!(await r.runs.startRun(run.pipelineLoggingId, startedAt, t.claim.attempt))) return false;
         await r.runs.insertSteps(rows);
         return true;
       });
@@ -220,23 +221,29 @@ export class RunExecutor {
   private async finish(t: Tracked, o: RunOutcome, startedAt: Date): Promise<void> {
     // Duration as the log shows it: from the recorded start to the recorded end.
     const durationMs = o.endTime.getTime() - startedAt.getTime();
-    this.writes.add(async (r) => {
-      await r.runs.finishRun(t.run.pipelineLoggingId, { status: o.status, end_time: o.endTime, duration_ms: durationMs, error_message: o.errorMessage });
-    });
     await this.writes.flush();
-    await this.release(t, o.status);
+    const finished = await this.finishFenced(t, { status: o.status, end_time: o.endTime, duration_ms: durationMs, error_message: o.errorMessage });
+    await this.release(t, finished ? o.status : undefined);
   }
 
   private async finishUnstarted(t: Tracked, status: 'CANCELLED' | 'FAILED', message: string): Promise<void> {
     await this.writes.flush();
-    const at = this.now();
     let finished = false;
     try {
-      finished = await this.store.runs.finishRun(t.run.pipelineLoggingId, { status, end_time: at, duration_ms: null, error_message: message });
+      finished = await this.finishFenced(t, { status, end_time: this.now(), duration_ms: null, error_message: message });
     } catch (e) {
       this.logger.error({ err: errorMessage(e), pipeline_logging_id: t.run.pipelineLoggingId }, 'could not record the end of a run');
     }
     await this.release(t, finished ? status : undefined);
+  }
+
+  /** The run's final state and the queue item's completion, in one transaction, for this attempt only. */
+  private finishFenced(t: Tracked, f: { status: RunStatus; end_time: Date; duration_ms: number | null; error_message: string | null }): Promise<boolean> {
+    return this.store.transaction(async (r) => {
+      if (!(await r.runs.finishRun(t.run.pipelineLoggingId, { ...f, attempt: t.claim.attempt }))) return false;
+      await r.queue.complete(t.claim.queueId, t.claim.attempt, f.end_time);
+      return true;
+    });
   }
 
   /** Refreshes the org's usage row, counts the outcome and lets waiters go. */
@@ -245,11 +252,14 @@ export class RunExecutor {
     this.tracked.delete(t.run.pipelineLoggingId);
     const at = this.now();
     try {
-      await this.store.transaction(async (r) => r.orgs.recordRunEnd(t.run.orgSlug, utcDay(at), await r.runs.countActive(t.run.orgSlug), status !== undefined && status !== 'SUCCESS' && status !== 'CANCELLED', at));
+      await this.store.transaction(async (r) =>
+        r.orgs.recordRunEnd(t.run.orgSlug, utcDay(at), await r.runs.countActive(t.run.orgSlug), status !== undefined && status !== 'SUCCESS' && status !== 'CANCELLED', at),
+      );
     } catch (e) {
       this.logger.warn({ err: errorMessage(e), org_slug: t.run.orgSlug }, 'usage counters not refreshed');
     }
     this.metrics.runFinished(status ?? 'CANCELLED');
-    t.resolve();
+    for (const wake of [...(this.waiters.get(t.run.pipelineLoggingId) ?? [])]) wake();
+    this.waiters.delete(t.run.pipelineLoggingId);
   }
 }

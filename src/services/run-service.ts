@@ -1,13 +1,14 @@
 import type { ControlStore, Repositories } from '../control-store/control-store.js';
-import { ACTIVE_RUN_STATUSES, type DqResultRecord, type RunRecord, type RunStatus, type StepLogRecord } from '../control-store/records.js';
-import { AppError } from '../core/errors.js';
+import { ACTIVE_RUN_STATUSES, PRIORITY, type DqResultRecord, type QueueItem, type RunRecord, type RunStatus, type StepLogRecord } from '../control-store/records.js';
+import { AppError, errorMessage } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { Metrics } from '../observability/metrics.js';
 import { utcDay } from '../pipeline/resolve.js';
 import { RUNNABLE_STATUSES } from './organization-service.js';
 import type { PipelineRegistry } from './pipeline-registry.js';
 import { actorOf, type CallContext } from './principal.js';
-import type { RunExecutor } from './run-executor.js';
+import type { QueueWorker } from './queue-worker.js';
+import type { AdmittedRun, RunExecutor } from './run-executor.js';
 import { prepareRun, type RunRoute } from './run-preparation.js';
 
 /**
@@ -45,6 +46,7 @@ export class RunService {
     private readonly store: ControlStore,
     private readonly registry: PipelineRegistry,
     private readonly executor: RunExecutor,
+    private readonly worker: Pick<QueueWorker, 'wake'>,
     private readonly metrics: Metrics,
     private readonly opts: RunServiceOptions,
   ) {}
@@ -58,7 +60,7 @@ export class RunService {
   ): Promise<{ status: number; body: Record<string, unknown> }> {
     const now = this.opts.now();
     const id = newId();
-    const { pipeline, profile, resolved, pipelineId } = await prepareRun(this.store, this.registry, this.opts, orgSlug, route, body, id, now);
+    const { pipeline, resolved, pipelineId } = await prepareRun(this.store, this.registry, this.opts, orgSlug, route, body, id, now);
     const record: RunRecord = {
       pipeline_logging_id: id,
       org_slug: orgSlug,
@@ -76,22 +78,38 @@ export class RunService {
       duration_ms: null,
       error_message: null,
     };
-    await this.store.transaction((r) => this.admit(r, record, now));
-    this.executor.submit({
-      pipelineLoggingId: id,
-      orgSlug,
-      dataset: profile.dataset_id,
-      pipelineId,
-      spec: pipeline.spec,
-      inputs: { ...resolved.parameters },
-      variables: resolved.variables,
+    await this.store.transaction(async (r) => {
+      await this.admit(r, record, now);
+      await r.queue.enqueue(queueItem(record, PRIORITY.manual, now));
     });
+    this.worker.wake();
     if (wait) {
-      await Promise.race([this.executor.whenDone(id), new Promise((r) => setTimeout(r, WAIT_LIMIT_MS).unref())]);
+      await Promise.race([this.whenDone(id), new Promise((r) => setTimeout(r, WAIT_LIMIT_MS).unref())]);
       const detail = await this.get(orgSlug, id);
       return { status: ACTIVE_RUN_STATUSES.includes(detail.status as RunStatus) ? 202 : 200, body: detail };
     }
     return { status: 202, body: { ...runView(record), message: 'Run queued' } };
+  }
+
+  /** Resolves when the run has ended, wherever it runs. */
+  private whenDone(id: string): Promise<void> {
+    return this.executor.whenDone(id, async () => {
+      const run = await this.store.runs.getRunById(id);
+      return run !== undefined && ACTIVE_RUN_STATUSES.includes(run.status as RunStatus);
+    });
+  }
+
+  /** What a queued run needs to execute, rebuilt from its logged request (for the queue worker). */
+  async loadAdmitted(orgSlug: string, id: string): Promise<AdmittedRun | string> {
+    const run = await this.store.runs.getRun(orgSlug, id);
+    if (run === undefined) return `run ${id} not found`;
+    const [provider = '', domain = '', pipeline = ''] = (run.pipeline_path ?? '').split('/');
+    try {
+      const p = await prepareRun(this.store, this.registry, this.opts, orgSlug, { provider, domain, pipeline }, { parameters: run.parameters ?? {} }, id, this.opts.now());
+      return { pipelineLoggingId: id, orgSlug, dataset: p.profile.dataset_id, pipelineId: p.pipelineId, spec: p.pipeline.spec, inputs: { ...p.resolved.parameters }, variables: p.resolved.variables };
+    } catch (e) {
+      return `cannot run: ${errorMessage(e)}`;
+    }
   }
 
   /** Plan status and the daily, monthly and concurrent limits, checked and counted in one transaction. */
@@ -108,7 +126,7 @@ export class RunService {
     await r.orgs.lockUsage(org, today, now);
     const usedToday = (await r.orgs.getUsage(org, today))?.pipelines_run_today ?? 0;
     const usedMonth = await r.orgs.monthRuns(org, today);
-    const active = await r.runs.countActive(org);
+    const active = await r.runs.countActive(org, { queuedManualOnly: true });
     const refuse = (code: 'DAILY_QUOTA_EXCEEDED' | 'MONTHLY_QUOTA_EXCEEDED' | 'CONCURRENT_LIMIT_REACHED', name: string, limit: number, used: number, retryAfter: number): never => {
       this.metrics.quotaRefused(name);
       throw new AppError(code, `${name} of ${limit} runs reached (${used} used) on plan ${sub.plan_name}`, {
@@ -157,12 +175,15 @@ export class RunService {
     if (!ACTIVE_RUN_STATUSES.includes(run.status as RunStatus)) throw new AppError('RUN_FINISHED', `run ${id} already finished with status ${run.status}`);
     if (this.executor.cancel(id)) {
       // Cancellation interrupts the running query; wait briefly so the answer shows the outcome.
-      await Promise.race([this.executor.whenDone(id), new Promise((r) => setTimeout(r, 10_000).unref())]);
+      await Promise.race([this.whenDone(id), new Promise((r) => setTimeout(r, 10_000).unref())]);
     } else {
-      // Not held by this process (e.g. left over by a stopped one): close it in the log.
+      // Queued, or running in another process: take it out of the queue and close it in the log.
+      // A worker elsewhere then fails to renew its lease, stops, and cannot overwrite the outcome.
       const now = this.opts.now();
       await this.store.transaction(async (r) => {
+        await r.queue.cancel(id, now);
         await r.runs.finishRun(id, { status: 'CANCELLED', end_time: now, duration_ms: null, error_message: 'run cancelled' });
+        await r.runs.interruptRun(id, run.attempt, 'FAILED', 'run cancelled', now); // closes its open steps
         await r.orgs.recordRunEnd(orgSlug, utcDay(now), await r.runs.countActive(orgSlug), false, now);
       });
     }
@@ -176,6 +197,29 @@ export class RunService {
     for (const org of new Set(orgs)) await this.store.orgs.recordRunEnd(org, utcDay(now), await this.store.runs.countActive(org), false, now);
     return orgs.length;
   }
+}
+
+/** Attempts a queued run gets when its worker vanishes (lease expiry) before it is failed. */
+export const MAX_ATTEMPTS = 3;
+
+export function queueItem(run: RunRecord, priority: number, now: Date, extra: Partial<Pick<QueueItem, 'dedupe_key' | 'schedule_id' | 'scheduled_time'>> = {}): QueueItem {
+  return {
+    queue_id: newId(),
+    org_slug: run.org_slug,
+    pipeline_logging_id: run.pipeline_logging_id,
+    priority,
+    status: 'QUEUED',
+    available_at: now,
+    lease_owner: null,
+    lease_expires_at: null,
+    attempt: 0,
+    max_attempts: MAX_ATTEMPTS,
+    dedupe_key: extra.dedupe_key ?? null,
+    schedule_id: extra.schedule_id ?? null,
+    scheduled_time: extra.scheduled_time ?? null,
+    created_at: now,
+    updated_at: now,
+  };
 }
 
 const runNotFound = (id: string): AppError => new AppError('RUN_NOT_FOUND', `run ${String(id).slice(0, 100)} not found`);

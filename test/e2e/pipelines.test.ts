@@ -76,17 +76,31 @@ describe('pipelines in the server process', () => {
     expect((list.json.runs as unknown[]).length).toBe(1);
   });
 
-  it('after a kill -9 mid-run, the restarted service closes the run as FAILED and frees the slot', async () => {
+  it('after a kill -9 mid-run, the restarted service retries the run as its next attempt; nothing stays RUNNING', async () => {
     server = await startServer({ CONVERGENCE_DATA_DIR: dir, CA_ROOT_API_KEY: ROOT });
     const K = await setUp(server);
+    const demo = await call(server.url, 'POST', '/api/v1/pipelines/run/acmecorp/demo/sample/costs?wait=true', K, { date: '2026-01-15' });
+    expect(demo.json.status).toBe('SUCCESS');
     const id = await startSlowRun(server, K);
     await server.stop('SIGKILL');
+
     server = await startServer({ CONVERGENCE_DATA_DIR: dir, CA_ROOT_API_KEY: ROOT });
-    const after = await call(server.url, 'GET', `/api/v1/pipelines/runs/${id}`, K);
-    expect(after.json).toMatchObject({ status: 'FAILED', error_message: expect.stringContaining('interrupted') });
-    expect((after.json.steps as { status: string }[])[0]?.status).toBe('FAILED');
-    const quota = await call(server.url, 'GET', '/api/v1/organizations/acmecorp/quota', K);
-    expect(quota.json).toMatchObject({ pipelines_run_today: 1, concurrent_running: 0 });
+    const s = server;
+    // The dead process's lease is void: the run is claimed again as attempt 2.
+    const retried = await until('the retry to start', async () => {
+      const r = (await call(s.url, 'GET', `/api/v1/pipelines/runs/${id}`, K)).json;
+      return r.status === 'RUNNING' && r.attempt === 2 && (r.steps as { status: string }[]).some((st) => st.status === 'RUNNING') ? r : undefined;
+    });
+    const steps = retried.steps as { status: string; error_message: string | null }[];
+    expect(steps.find((st) => st.status === 'FAILED')?.error_message).toMatch(/lost its worker/);
+    expect((await call(s.url, 'DELETE', `/api/v1/pipelines/runs/${id}`, K)).json).toMatchObject({ status: 'CANCELLED' });
+
+    // Re-running the same day after all that leaves the same rows.
+    const again = await call(s.url, 'POST', '/api/v1/pipelines/run/acmecorp/demo/sample/costs?wait=true', K, { date: '2026-01-15' });
+    expect(again.json.status).toBe('SUCCESS');
+    expect((again.json.steps as { rows_processed: number }[])[0]?.rows_processed).toBe(200);
+    const quota = await call(s.url, 'GET', '/api/v1/organizations/acmecorp/quota', K);
+    expect(quota.json).toMatchObject({ pipelines_run_today: 3, concurrent_running: 0 });
   });
 
   it('SIGTERM cancels a running run, records it, and exits cleanly', async () => {

@@ -16,10 +16,11 @@ export class DuckDbControlStore implements ControlStore {
   readonly audit: Repositories['audit'];
   readonly runs: Repositories['runs'];
   readonly configs: Repositories['configs'];
+  readonly queue: Repositories['queue'];
   private readonly schema: SqlSchemaManager;
 
   private constructor(private readonly session: DuckDbSession) {
-    ({ orgs: this.orgs, apiKeys: this.apiKeys, audit: this.audit, runs: this.runs, configs: this.configs } = sqlRepositories(withDuckDbErrors(session)));
+    ({ orgs: this.orgs, apiKeys: this.apiKeys, audit: this.audit, runs: this.runs, configs: this.configs, queue: this.queue } = sqlRepositories(withDuckDbErrors(session)));
     this.schema = new SqlSchemaManager(session, 'duckdb');
   }
 

@@ -51,16 +51,36 @@ export function sqlRunRepository(db: SqlExecutor): RunRepository {
       await insertRows(db, T.runs, RUN_COLUMNS, [runValues(r)]);
     },
 
-    async startRun(id, at) {
-      const n = await db.execute(`UPDATE ${T.runs} SET status = 'RUNNING', start_time = $2 WHERE pipeline_logging_id = $1 AND status = 'QUEUED'`, [id, at]);
+    async startRun(id, at, attempt) {
+      const n = await db.execute(
+        `UPDATE ${T.runs} SET status = 'RUNNING', start_time = $2, attempt = $3, end_time = NULL, duration_ms = NULL, error_message = NULL
+         WHERE pipeline_logging_id = $1 AND status = 'QUEUED'`,
+        [id, at, attempt],
+      );
       return n > 0;
     },
 
     async finishRun(id, f) {
+      // With an attempt, only that attempt may finish the run (a worker that lost its lease cannot).
       const n = await db.execute(
         `UPDATE ${T.runs} SET status = $2, end_time = $3, duration_ms = $4, error_message = $5
-         WHERE pipeline_logging_id = $1 AND status IN ('QUEUED', 'RUNNING')`,
-        [id, f.status, f.end_time, f.duration_ms, f.error_message],
+         WHERE pipeline_logging_id = $1 AND status IN ('QUEUED', 'RUNNING') AND (CAST($6 AS BIGINT) IS NULL OR attempt = $6)`,
+        [id, f.status, f.end_time, f.duration_ms, f.error_message, f.attempt ?? null],
+      );
+      return n > 0;
+    },
+
+    async interruptRun(id, attempt, next, message, at) {
+      await db.execute(
+        `UPDATE ${T.steps} SET status = CASE WHEN status = 'RUNNING' THEN 'FAILED' ELSE 'SKIPPED' END, end_time = $2,
+           error_message = CASE WHEN status = 'RUNNING' THEN $3 ELSE error_message END
+         WHERE pipeline_logging_id = $1 AND status IN ('PENDING', 'RUNNING')`,
+        [id, at, message],
+      );
+      const n = await db.execute(
+        `UPDATE ${T.runs} SET status = $3, error_message = $4, end_time = CASE WHEN $3 = 'QUEUED' THEN NULL ELSE $5 END
+         WHERE pipeline_logging_id = $1 AND attempt = $2 AND status IN ('QUEUED', 'RUNNING')`,
+        [id, attempt, next, message, at],
       );
       return n > 0;
     },
@@ -92,6 +112,11 @@ export function sqlRunRepository(db: SqlExecutor): RunRepository {
       );
     },
 
+    async getRunById(id) {
+      const rows = await db.query<RunRecord & Record<string, unknown>>(`SELECT * FROM ${T.runs} WHERE pipeline_logging_id = $1`, [id]);
+      return rows[0] === undefined ? undefined : runRow(rows[0]);
+    },
+
     async getRun(orgSlug, id) {
       const rows = await db.query<RunRecord & Record<string, unknown>>(`SELECT * FROM ${T.runs} WHERE org_slug = $1 AND pipeline_logging_id = $2`, [orgSlug, id]);
       return rows[0] === undefined ? undefined : runRow(rows[0]);
@@ -115,8 +140,14 @@ export function sqlRunRepository(db: SqlExecutor): RunRepository {
       return rows.map(runRow);
     },
 
-    async countActive(orgSlug) {
-      const rows = await db.query<{ n: number }>(`SELECT count(*) AS n FROM ${T.runs} WHERE org_slug = $1 AND status IN ('QUEUED', 'RUNNING')`, [orgSlug]);
+    async countActive(orgSlug, opts = {}) {
+      // Manual admission counts what runs now and what people triggered; scheduled and backfill runs
+      // waiting in the queue do not block a person (the queue holds them to the concurrent limit).
+      const rows = await db.query<{ n: number }>(
+        `SELECT count(*) AS n FROM ${T.runs}
+         WHERE org_slug = $1 AND (status = 'RUNNING' OR (status = 'QUEUED' AND ($2 = FALSE OR trigger_type = 'manual')))`,
+        [orgSlug, opts.queuedManualOnly === true],
+      );
       return Number(rows[0]?.n ?? 0);
     },
 
@@ -125,11 +156,13 @@ export function sqlRunRepository(db: SqlExecutor): RunRepository {
         `UPDATE ${T.steps} SET status = CASE WHEN status = 'RUNNING' THEN 'FAILED' ELSE 'SKIPPED' END, end_time = $1,
            error_message = CASE WHEN status = 'RUNNING' THEN $2 ELSE error_message END
          WHERE status IN ('PENDING', 'RUNNING')
-           AND pipeline_logging_id IN (SELECT pipeline_logging_id FROM ${T.runs} WHERE status IN ('QUEUED', 'RUNNING'))`,
+           AND pipeline_logging_id IN (SELECT pipeline_logging_id FROM ${T.runs} WHERE status IN ('QUEUED', 'RUNNING'))
+           AND pipeline_logging_id NOT IN (SELECT pipeline_logging_id FROM ${T.queue} WHERE status IN ('QUEUED', 'RUNNING'))`,
         [at, message],
       );
       const rows = await db.query<{ org_slug: string }>(
-        `UPDATE ${T.runs} SET status = 'FAILED', end_time = $1, error_message = $2 WHERE status IN ('QUEUED', 'RUNNING') RETURNING org_slug`,
+        `UPDATE ${T.runs} SET status = 'FAILED', end_time = $1, error_message = $2 WHERE status IN ('QUEUED', 'RUNNING')
+           AND pipeline_logging_id NOT IN (SELECT pipeline_logging_id FROM ${T.queue} WHERE status IN ('QUEUED', 'RUNNING')) RETURNING org_slug`,
         [at, message],
       );
       return rows.map((r) => r.org_slug);

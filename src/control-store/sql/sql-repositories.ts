@@ -4,6 +4,7 @@ import { sqlApiKeyRepository } from './api-key-repository.js';
 import { sqlAuditRepository } from './audit-repository.js';
 import { sqlOrgRepository } from './org-repository.js';
 import { sqlPipelineConfigRepository } from './pipeline-config-repository.js';
+import { sqlQueueRepository } from './queue-repository.js';
 import { sqlRunRepository } from './run-repository.js';
 
 /** Every repository bound to one executor (a connection, or a transaction on one). */
@@ -14,5 +15,6 @@ export function sqlRepositories(db: SqlExecutor): Repositories {
     audit: sqlAuditRepository(db),
     runs: sqlRunRepository(db),
     configs: sqlPipelineConfigRepository(db),
+    queue: sqlQueueRepository(db),
   };
 }
