@@ -24,6 +24,7 @@ import { PipelineRegistry } from './services/pipeline-registry.js';
 import { PipelineDryrun } from './services/pipeline-dryrun.js';
 import { PipelineService } from './services/pipeline-service.js';
 import { QueueWorker } from './services/queue-worker.js';
+import { Admission } from './services/admission.js';
 import { RunExecutor } from './services/run-executor.js';
 import { newId } from './core/ids.js';
 import { RunService } from './services/run-service.js';
@@ -91,6 +92,7 @@ export async function createRuntime(config: Config, rootKey: string, logger: Log
     });
     const setupRunner = new SetupRunner(config.configsDir, catalog, controlStore, logger);
     const registry = new PipelineRegistry(config.configsDir, catalog, controlStore);
+    const admission = new Admission(metrics);
     const executor = new RunExecutor(controlStore, catalog, config.configsDir, metrics, logger, now);
     const worker = new QueueWorker(controlStore, executor, (org, id) => runs.loadAdmitted(org, id), logger, now, {
       owner: `${os.hostname()}:${process.pid}:${newId().slice(-8)}`,
@@ -99,7 +101,7 @@ export async function createRuntime(config: Config, rootKey: string, logger: Log
       pollMs: config.queuePollMs,
       retryDelayMs: 1000,
     });
-    const runs: RunService = new RunService(controlStore, registry, executor, worker, metrics, { environment: config.environment, projectId: config.gcpProjectId, now });
+    const runs: RunService = new RunService(controlStore, registry, executor, worker, admission, { environment: config.environment, projectId: config.gcpProjectId, now });
     await recoverInterruptedRuns(runs, controlStore, logger, now);
     const auth = new AuthService(rootKey, controlStore, logger, { cacheTtlMs: config.apiKeyCacheTtlMs });
     const services = {

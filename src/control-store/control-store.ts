@@ -7,6 +7,7 @@ import type {
   PipelineConfigRecord,
   QueueCandidate,
   QueueItem,
+  ScheduleRecord,
   RunFilter,
   RunStatus,
   StepLogPatch,
@@ -134,6 +135,19 @@ export interface QueueRepository {
   depth(now: Date): Promise<{ queued: number; oldest: Date | null }>;
 }
 
+export interface ScheduleRepository {
+  insert(s: ScheduleRecord): Promise<void>;
+  /** Replaces the editable fields; false when the org has no such schedule. */
+  update(s: ScheduleRecord): Promise<boolean>;
+  get(orgSlug: string, scheduleId: string): Promise<ScheduleRecord | undefined>;
+  list(orgSlug: string): Promise<ScheduleRecord[]>;
+  delete(orgSlug: string, scheduleId: string): Promise<boolean>;
+  /** Active schedules whose next occurrence is at or before `now`, oldest first. */
+  due(now: Date, limit: number): Promise<ScheduleRecord[]>;
+  /** Moves next_run_at on, only if it still is `expectedNext`; false when another ticker did. */
+  advance(scheduleId: string, expectedNext: Date, next: Date | null, lastRun: Date | null, now: Date): Promise<boolean>;
+}
+
 export interface Repositories {
   readonly orgs: OrgRepository;
   readonly apiKeys: ApiKeyRepository;
@@ -141,6 +155,7 @@ export interface Repositories {
   readonly runs: RunRepository;
   readonly configs: PipelineConfigRepository;
   readonly queue: QueueRepository;
+  readonly schedules: ScheduleRepository;
 }
 
 export interface CentralSchemaOptions {

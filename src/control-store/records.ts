@@ -193,3 +193,22 @@ export interface QueueCandidate {
   readonly org_running: number;
   readonly concurrent_limit: number;
 }
+
+export const MISSED_RUN_POLICIES = ['none', 'latest', 'all'] as const;
+export type MissedRunPolicy = (typeof MISSED_RUN_POLICIES)[number];
+
+export interface ScheduleRecord {
+  readonly schedule_id: string;
+  readonly org_slug: string;
+  /** `provider/domain/pipeline` */
+  readonly pipeline: string;
+  readonly cron: string;
+  readonly timezone: string;
+  readonly parameters: Readonly<Record<string, unknown>> | null;
+  readonly missed_run_policy: MissedRunPolicy;
+  readonly is_active: boolean;
+  readonly next_run_at: Date | null;
+  readonly last_run_at: Date | null;
+  readonly created_at: Date;
+  readonly updated_at: Date;
+}

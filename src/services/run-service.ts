@@ -1,10 +1,9 @@
-import type { ControlStore, Repositories } from '../control-store/control-store.js';
+import type { ControlStore } from '../control-store/control-store.js';
 import { ACTIVE_RUN_STATUSES, PRIORITY, type DqResultRecord, type QueueItem, type RunRecord, type RunStatus, type StepLogRecord } from '../control-store/records.js';
 import { AppError, errorMessage } from '../core/errors.js';
 import { newId } from '../core/ids.js';
-import type { Metrics } from '../observability/metrics.js';
+import type { Admission } from './admission.js';
 import { utcDay } from '../pipeline/resolve.js';
-import { RUNNABLE_STATUSES } from './organization-service.js';
 import type { PipelineRegistry } from './pipeline-registry.js';
 import { actorOf, type CallContext } from './principal.js';
 import type { QueueWorker } from './queue-worker.js';
@@ -47,7 +46,7 @@ export class RunService {
     private readonly registry: PipelineRegistry,
     private readonly executor: RunExecutor,
     private readonly worker: Pick<QueueWorker, 'wake'>,
-    private readonly metrics: Metrics,
+    private readonly admission: Admission,
     private readonly opts: RunServiceOptions,
   ) {}
 
@@ -79,7 +78,7 @@ export class RunService {
       error_message: null,
     };
     await this.store.transaction(async (r) => {
-      await this.admit(r, record, now);
+      await this.admission.admit(r, record, now, { concurrent: true });
       await r.queue.enqueue(queueItem(record, PRIORITY.manual, now));
     });
     this.worker.wake();
@@ -110,35 +109,6 @@ export class RunService {
     } catch (e) {
       return `cannot run: ${errorMessage(e)}`;
     }
-  }
-
-  /** Plan status and the daily, monthly and concurrent limits, checked and counted in one transaction. */
-  private async admit(r: Repositories, run: RunRecord, now: Date): Promise<void> {
-    const org = run.org_slug;
-    const sub = await r.orgs.getSubscription(org);
-    if (sub === undefined || !RUNNABLE_STATUSES.includes(sub.status)) {
-      throw new AppError('SUBSCRIPTION_INACTIVE', `subscription is ${sub?.status ?? 'missing'}; runs need TRIAL or ACTIVE`);
-    }
-    const today = utcDay(now);
-    if (sub.status === 'TRIAL' && sub.trial_end_date !== null && sub.trial_end_date < today) {
-      throw new AppError('SUBSCRIPTION_INACTIVE', `the trial ended on ${sub.trial_end_date}`);
-    }
-    await r.orgs.lockUsage(org, today, now);
-    const usedToday = (await r.orgs.getUsage(org, today))?.pipelines_run_today ?? 0;
-    const usedMonth = await r.orgs.monthRuns(org, today);
-    const active = await r.runs.countActive(org, { queuedManualOnly: true });
-    const refuse = (code: 'DAILY_QUOTA_EXCEEDED' | 'MONTHLY_QUOTA_EXCEEDED' | 'CONCURRENT_LIMIT_REACHED', name: string, limit: number, used: number, retryAfter: number): never => {
-      this.metrics.quotaRefused(name);
-      throw new AppError(code, `${name} of ${limit} runs reached (${used} used) on plan ${sub.plan_name}`, {
-        retryAfter,
-        extensions: { limit: { name, value: limit, used, plan: sub.plan_name } },
-      });
-    };
-    if (usedToday >= sub.daily_limit) refuse('DAILY_QUOTA_EXCEEDED', 'daily_limit', sub.daily_limit, usedToday, secondsUntil(nextUtcDay(now), now));
-    if (usedMonth >= sub.monthly_limit) refuse('MONTHLY_QUOTA_EXCEEDED', 'monthly_limit', sub.monthly_limit, usedMonth, secondsUntil(nextUtcMonth(now), now));
-    if (active >= sub.concurrent_limit) refuse('CONCURRENT_LIMIT_REACHED', 'concurrent_limit', sub.concurrent_limit, active, 10);
-    await r.runs.insertRun(run);
-    await r.orgs.recordAdmission(org, today, usedMonth + 1, active + 1, now);
   }
 
   async list(orgSlug: string, q: RunListQuery): Promise<{ runs: Record<string, unknown>[]; next_cursor: string | null; limit: number }> {
@@ -296,7 +266,4 @@ function decodeCursor(c: string): { createdAt: Date; id: string } {
   }
 }
 
-const nextUtcDay = (d: Date): Date => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1));
-const nextUtcMonth = (d: Date): Date => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1));
-const secondsUntil = (t: Date, now: Date): number => Math.max(1, Math.ceil((t.getTime() - now.getTime()) / 1000));
 

@@ -17,10 +17,11 @@ export class DuckDbControlStore implements ControlStore {
   readonly runs: Repositories['runs'];
   readonly configs: Repositories['configs'];
   readonly queue: Repositories['queue'];
+  readonly schedules: Repositories['schedules'];
   private readonly schema: SqlSchemaManager;
 
   private constructor(private readonly session: DuckDbSession) {
-    ({ orgs: this.orgs, apiKeys: this.apiKeys, audit: this.audit, runs: this.runs, configs: this.configs, queue: this.queue } = sqlRepositories(withDuckDbErrors(session)));
+    ({ orgs: this.orgs, apiKeys: this.apiKeys, audit: this.audit, runs: this.runs, configs: this.configs, queue: this.queue, schedules: this.schedules } = sqlRepositories(withDuckDbErrors(session)));
     this.schema = new SqlSchemaManager(session, 'duckdb');
   }
 

@@ -5,6 +5,7 @@ import { sqlAuditRepository } from './audit-repository.js';
 import { sqlOrgRepository } from './org-repository.js';
 import { sqlPipelineConfigRepository } from './pipeline-config-repository.js';
 import { sqlQueueRepository } from './queue-repository.js';
+import { sqlScheduleRepository } from './schedule-repository.js';
 import { sqlRunRepository } from './run-repository.js';
 
 /** Every repository bound to one executor (a connection, or a transaction on one). */
@@ -16,5 +17,6 @@ export function sqlRepositories(db: SqlExecutor): Repositories {
     runs: sqlRunRepository(db),
     configs: sqlPipelineConfigRepository(db),
     queue: sqlQueueRepository(db),
+    schedules: sqlScheduleRepository(db),
   };
 }
