@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { buildApp } from './api/app.js';
+import { buildApp, type AppServices } from './api/app.js';
 import type { Config } from './config/config.js';
 import type { ControlStore } from './control-store/control-store.js';
 import { DuckDbControlStore } from './control-store/duckdb/duckdb-control-store.js';
@@ -25,6 +25,8 @@ import { PipelineDryrun } from './services/pipeline-dryrun.js';
 import { PipelineService } from './services/pipeline-service.js';
 import { QueueWorker } from './services/queue-worker.js';
 import { Admission } from './services/admission.js';
+import { ScheduleService } from './services/schedule-service.js';
+import { CronTicker } from './scheduler/cron-ticker.js';
 import { RunExecutor } from './services/run-executor.js';
 import { newId } from './core/ids.js';
 import { RunService } from './services/run-service.js';
@@ -38,6 +40,10 @@ import { DuckDbWarehouse } from './warehouse/duckdb/duckdb-warehouse.js';
  */
 export interface Runtime {
   readonly app: FastifyInstance;
+  /** The use cases the app serves (tests drive the scheduler tick and the queue through them). */
+  readonly services: AppServices;
+  /** This process's queue worker. */
+  readonly worker: QueueWorker;
   readonly controlStore: ControlStore;
   readonly warehouse: Warehouse;
   close(): Promise<void>;
@@ -103,6 +109,8 @@ export async function createRuntime(config: Config, rootKey: string, logger: Log
     });
     const runs: RunService = new RunService(controlStore, registry, executor, worker, admission, { environment: config.environment, projectId: config.gcpProjectId, now });
     await recoverInterruptedRuns(runs, controlStore, logger, now);
+    const schedules = new ScheduleService(controlStore, registry, admission, () => worker.wake(), logger, { environment: config.environment, projectId: config.gcpProjectId, now });
+    const ticker = config.schedulerEnabled ? new CronTicker(schedules, config.schedulerTickMs, logger) : undefined;
     const auth = new AuthService(rootKey, controlStore, logger, { cacheTtlMs: config.apiKeyCacheTtlMs });
     const services = {
       auth,
@@ -113,6 +121,7 @@ export async function createRuntime(config: Config, rootKey: string, logger: Log
       health: new HealthService(controlStore, warehouse, logger),
       runs,
       pipelines: new PipelineService(controlStore, registry, now),
+      schedules,
       pipelineDryrun: new PipelineDryrun(controlStore, registry, catalog, config.configsDir, logger, { environment: config.environment, projectId: config.gcpProjectId, now }),
       metrics,
       pipelineSchema: pipelineJsonSchema(catalog),
@@ -128,13 +137,17 @@ export async function createRuntime(config: Config, rootKey: string, logger: Log
       rateLimitPerAddress: config.rateLimitPerAddress,
     });
     worker.start();
+    ticker?.start();
     return {
       app,
+      services,
+      worker,
       controlStore,
       warehouse,
       async close() {
         // Together: runs are cancelled while the server stops accepting, so requests waiting on a
         // run (?wait=true) are answered instead of holding the close.
+        await ticker?.stop();
         await Promise.all([app.close(), worker.close()]);
         await auth.close();
         await db.close();

@@ -18,6 +18,7 @@ import type { OrganizationService } from '../services/organization-service.js';
 import type { PipelineDryrun } from '../services/pipeline-dryrun.js';
 import type { PipelineService } from '../services/pipeline-service.js';
 import type { RunService } from '../services/run-service.js';
+import type { ScheduleService } from '../services/schedule-service.js';
 import { callContext, registerAuth } from './auth.js';
 import { notFoundHandler, sendProblem, toAppError } from './problem.js';
 import { registerRateLimit } from './rate-limit.js';
@@ -25,6 +26,7 @@ import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { organizationRoutes } from './routes/organizations.js';
 import { pipelineRoutes } from './routes/pipelines.js';
+import { scheduleRoutes } from './routes/schedules.js';
 
 export interface AppServices {
   readonly auth: AuthService;
@@ -36,6 +38,7 @@ export interface AppServices {
   readonly runs: RunService;
   readonly pipelines: PipelineService;
   readonly pipelineDryrun: PipelineDryrun;
+  readonly schedules: ScheduleService;
   readonly metrics: Metrics;
   /** JSON Schema of the pipeline format. */
   readonly pipelineSchema: Readonly<Record<string, unknown>>;
@@ -129,6 +132,7 @@ export async function buildApp(services: AppServices, opts: AppOptions): Promise
   await app.register(adminRoutes(services));
   await app.register(organizationRoutes(services));
   await app.register(pipelineRoutes(services));
+  await app.register(scheduleRoutes(services));
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, never the raw URL: label values stay a bounded set.
     services.metrics.httpObserved(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);

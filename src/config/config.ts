@@ -52,6 +52,8 @@ export interface Config {
   readonly queueLeaseMs: number;
   /** How often a worker looks at the queue when nothing woke it. */
   readonly queuePollMs: number;
+  /** How often the scheduler looks for due schedules. */
+  readonly schedulerTickMs: number;
   /** (Default: true) */
   readonly schedulerEnabled: boolean;
   /** (Default: ./import) */
@@ -149,6 +151,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     workerConcurrency: int('WORKER_CONCURRENCY', 4, 1, 256),
     queueLeaseMs: int('QUEUE_LEASE_MS', 30_000, 300, 3_600_000),
     queuePollMs: int('QUEUE_POLL_MS', 500, 10, 60_000),
+    schedulerTickMs: int('SCHEDULER_TICK_MS', 1000, 50, 60_000),
     schedulerEnabled: bool('SCHEDULER_ENABLED', true),
     importDir: path.resolve(cwd, read('IMPORT_DIR') ?? './import'),
     providerBaseUrls: {

@@ -29,6 +29,8 @@ export const ERROR_CATALOGUE = {
   PIPELINE_NOT_FOUND: { status: 404, title: 'Pipeline not found' },
   RUN_NOT_FOUND: { status: 404, title: 'Run not found' },
   CONFIG_NOT_FOUND: { status: 404, title: 'Pipeline config not found' },
+  SCHEDULE_NOT_FOUND: { status: 404, title: 'Schedule not found' },
+  BACKFILL_NOT_FOUND: { status: 404, title: 'Backfill not found' },
   // 409: the state of the system forbids it
   ORG_EXISTS: { status: 409, title: 'Organization already exists' },
   DATASET_NOT_EMPTY: { status: 409, title: 'Dataset already holds data' },
