@@ -26,6 +26,7 @@ import { PipelineService } from './services/pipeline-service.js';
 import { QueueWorker } from './services/queue-worker.js';
 import { Admission } from './services/admission.js';
 import { ScheduleService } from './services/schedule-service.js';
+import { BackfillService } from './services/backfill-service.js';
 import { CronTicker } from './scheduler/cron-ticker.js';
 import { RunExecutor } from './services/run-executor.js';
 import { newId } from './core/ids.js';
@@ -122,6 +123,7 @@ export async function createRuntime(config: Config, rootKey: string, logger: Log
       runs,
       pipelines: new PipelineService(controlStore, registry, now),
       schedules,
+      backfills: new BackfillService(controlStore, registry, admission, () => worker.wake(), { environment: config.environment, projectId: config.gcpProjectId, now }),
       pipelineDryrun: new PipelineDryrun(controlStore, registry, catalog, config.configsDir, logger, { environment: config.environment, projectId: config.gcpProjectId, now }),
       metrics,
       pipelineSchema: pipelineJsonSchema(catalog),

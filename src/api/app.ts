@@ -15,6 +15,7 @@ import type { BootstrapService } from '../services/bootstrap-service.js';
 import type { HealthService } from '../services/health-service.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { OrganizationService } from '../services/organization-service.js';
+import type { BackfillService } from '../services/backfill-service.js';
 import type { PipelineDryrun } from '../services/pipeline-dryrun.js';
 import type { PipelineService } from '../services/pipeline-service.js';
 import type { RunService } from '../services/run-service.js';
@@ -39,6 +40,7 @@ export interface AppServices {
   readonly pipelines: PipelineService;
   readonly pipelineDryrun: PipelineDryrun;
   readonly schedules: ScheduleService;
+  readonly backfills: BackfillService;
   readonly metrics: Metrics;
   /** JSON Schema of the pipeline format. */
   readonly pipelineSchema: Readonly<Record<string, unknown>>;

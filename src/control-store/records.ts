@@ -123,6 +123,7 @@ export interface RunFilter {
   readonly status?: RunStatus;
   readonly pipelineId?: string;
   readonly pipelinePath?: string;
+  readonly triggerBy?: string;
   readonly from?: Date;
   readonly to?: Date;
   /** Keyset cursor: runs strictly older than this (created_at, id) pair. */

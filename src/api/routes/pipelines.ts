@@ -6,6 +6,10 @@ import type { AppServices } from '../app.js';
 import { callContext } from '../auth.js';
 import { ORG_SECURITY, problemResponses } from '../schemas/common.js';
 import {
+  BackfillBody,
+  BackfillParams,
+  BackfillStarted,
+  BackfillStatus,
   ConfigBody,
   ConfigDetail,
   ConfigList,
@@ -85,6 +89,31 @@ export const pipelineRoutes =
         const { org, provider, domain, pipeline } = request.params;
         return (await services.pipelineDryrun.dryrun(org, { provider, domain, pipeline }, request.body)) as never;
       },
+    );
+
+    app.post(
+      '/api/v1/pipelines/backfill/:org/:provider/:domain/:pipeline',
+      {
+        config: { auth: 'org', audit: 'pipeline.backfill' },
+        schema: {
+          tags,
+          summary: 'One low-priority queued run per day of a range (all or nothing against the quotas)',
+          security: ORG_SECURITY,
+          params: PipelineRouteParams,
+          body: BackfillBody,
+          response: { 202: BackfillStarted, ...problemResponses(400, 403, 404) },
+        },
+      },
+      async (request, reply) => {
+        const { org, provider, domain, pipeline } = request.params;
+        return reply.code(202).send((await services.backfills.start(callContext(request), org, { provider, domain, pipeline }, request.body)) as never);
+      },
+    );
+
+    app.get(
+      '/api/v1/pipelines/backfill/:backfill_id',
+      { config: { auth: 'org' }, schema: { tags, summary: 'Progress of a backfill', security: ORG_SECURITY, params: BackfillParams, response: { 200: BackfillStatus, ...problemResponses(404) } } },
+      async (request) => (await services.backfills.status(orgOf(request), request.params.backfill_id)) as never,
     );
 
     app.get(

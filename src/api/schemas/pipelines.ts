@@ -125,3 +125,32 @@ export const PipelineDryrunResponse = Type.Object({
   parameters: Type.Record(Type.String(), Type.Unknown()),
   steps: Type.Array(Type.Object({ step_id: Type.String(), ps_type: Type.String(), depends_on: Type.Array(Type.String()), trigger: Type.String() })),
 });
+
+export const BackfillBody = Type.Object(
+  {
+    start_date: Type.String({ maxLength: 40, description: 'First day (YYYY-MM-DD)' }),
+    end_date: Type.String({ maxLength: 40, description: 'Last day, included (at most 366 days after start_date)' }),
+    parameters: Type.Optional(Type.Record(Type.String({ maxLength: 64 }), Type.Union([Type.String({ maxLength: 1000 }), Type.Number(), Type.Boolean()]), { maxProperties: 50 })),
+  },
+  { additionalProperties: false },
+);
+const BackfillRun = Type.Object({ date: Type.Union([Type.String(), Type.Null()]), pipeline_logging_id: Type.String(), status: Type.String() }, { additionalProperties: true });
+export const BackfillStarted = Type.Object({
+  backfill_id: Type.String(),
+  org_slug: Type.String(),
+  pipeline_path: Type.String(),
+  start_date: Type.String(),
+  end_date: Type.String(),
+  total: Type.Integer(),
+  requested_by: Type.String(),
+  runs: Type.Array(BackfillRun),
+  status_url: Type.String(),
+});
+export const BackfillStatus = Type.Object({
+  backfill_id: Type.String(),
+  total: Type.Integer(),
+  finished: Type.Integer(),
+  by_status: Type.Record(Type.String(), Type.Integer()),
+  runs: Type.Array(BackfillRun),
+});
+export const BackfillParams = Type.Object({ backfill_id: Type.String({ maxLength: 100 }) }, { additionalProperties: false });

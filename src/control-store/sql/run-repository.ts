@@ -133,9 +133,10 @@ export function sqlRunRepository(db: SqlExecutor): RunRepository {
            AND (CAST($5 AS TIMESTAMPTZ) IS NULL OR created_at >= $5)
            AND (CAST($6 AS TIMESTAMPTZ) IS NULL OR created_at < $6)
            AND (CAST($7 AS TIMESTAMPTZ) IS NULL OR created_at < $7 OR (created_at = $7 AND pipeline_logging_id < $8))
+           AND ($10 IS NULL OR trigger_by = $10)
          ORDER BY created_at DESC, pipeline_logging_id DESC
          LIMIT $9`,
-        [orgSlug, f.status ?? null, f.pipelineId ?? null, f.pipelinePath ?? null, f.from ?? null, f.to ?? null, f.before?.createdAt ?? null, f.before?.id ?? null, f.limit],
+        [orgSlug, f.status ?? null, f.pipelineId ?? null, f.pipelinePath ?? null, f.from ?? null, f.to ?? null, f.before?.createdAt ?? null, f.before?.id ?? null, f.limit, f.triggerBy ?? null],
       );
       return rows.map(runRow);
     },
