@@ -107,6 +107,7 @@ export async function createRuntime(config: Config, rootKey: string, logger: Log
       leaseMs: config.queueLeaseMs,
       pollMs: config.queuePollMs,
       retryDelayMs: 1000,
+      shutdownGraceMs: config.shutdownGraceMs,
     });
     const runs: RunService = new RunService(controlStore, registry, executor, worker, admission, { environment: config.environment, projectId: config.gcpProjectId, now });
     await recoverInterruptedRuns(runs, controlStore, logger, now);

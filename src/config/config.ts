@@ -54,6 +54,8 @@ export interface Config {
   readonly queuePollMs: number;
   /** How often the scheduler looks for due schedules. */
   readonly schedulerTickMs: number;
+  /** On SIGTERM, how long running runs may finish before they are stopped and requeued. */
+  readonly shutdownGraceMs: number;
   /** (Default: true) */
   readonly schedulerEnabled: boolean;
   /** (Default: ./import) */
@@ -152,6 +154,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     queueLeaseMs: int('QUEUE_LEASE_MS', 30_000, 300, 3_600_000),
     queuePollMs: int('QUEUE_POLL_MS', 500, 10, 60_000),
     schedulerTickMs: int('SCHEDULER_TICK_MS', 1000, 50, 60_000),
+    shutdownGraceMs: int('SHUTDOWN_GRACE_MS', 10_000, 0, 3_600_000),
     schedulerEnabled: bool('SCHEDULER_ENABLED', true),
     importDir: path.resolve(cwd, read('IMPORT_DIR') ?? './import'),
     providerBaseUrls: {

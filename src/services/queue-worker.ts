@@ -20,6 +20,8 @@ export interface QueueWorkerOptions {
   readonly pollMs: number;
   /** Wait before an expired run is tried again. */
   readonly retryDelayMs: number;
+  /** On shutdown, how long running runs may go on before they are stopped and requeued. */
+  readonly shutdownGraceMs: number;
 }
 
 /** Rebuilds what a run needs (pipeline, typed variables) from its logged request; a string says why it cannot run. */
@@ -67,12 +69,12 @@ export class QueueWorker {
     });
   }
 
-  /** Stops claiming; running runs are cancelled by the executor's close and end here. */
+  /** Drains: stops claiming, gives running runs `opts.shutdownGraceMs`, then requeues what is left. */
   async close(): Promise<void> {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     await this.ticking;
-    await this.executor.close();
+    await this.executor.close(this.opts.shutdownGraceMs);
     await Promise.all(this.running.values());
   }
 

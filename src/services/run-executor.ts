@@ -107,9 +107,15 @@ export class RunExecutor {
   }
 
   /** Cancels everything (handler steps included) and waits for the runs to record their end. */
-  async close(): Promise<void> {
+  /**
+   * Drains: runs get `graceMs` to finish on their own; then they are stopped (handlers included)
+   * and put back in the queue as their next attempt — a shutdown is not a user's cancellation.
+   */
+  async close(graceMs = 0): Promise<void> {
+    const deadline = Date.now() + graceMs;
+    while (this.tracked.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     this.shutdown.abort(new Error('the service is shutting down'));
-    for (const id of [...this.tracked.keys()]) this.cancel(id);
+    for (const t of this.tracked.values()) t.controller.abort(new Error('the service stopped; the run goes back to the queue'));
     while (this.tracked.size > 0) await new Promise((r) => setTimeout(r, 10));
     await this.writes.flush();
   }
@@ -167,7 +173,8 @@ export class RunExecutor {
         },
         { catalog: this.catalog, logger: log },
       );
-      await this.finish(t, outcome, startedAt);
+      if (this.shutdown.signal.aborted && outcome.status !== 'SUCCESS') await this.requeue(t, 'the service stopped during this attempt; the run goes back to the queue');
+      else await this.finish(t, outcome, startedAt);
       log.info({ status: outcome.status, duration_ms: outcome.durationMs }, 'run finished');
     } catch (e) {
       log.error({ err: errorMessage(e) }, 'run could not be executed');
@@ -235,6 +242,22 @@ export class RunExecutor {
       this.logger.error({ err: errorMessage(e), pipeline_logging_id: t.run.pipelineLoggingId }, 'could not record the end of a run');
     }
     await this.release(t, finished ? status : undefined);
+  }
+
+  /** Back to the queue as the next attempt (its open steps closed), or FAILED when the attempts are used up. */
+  private async requeue(t: Tracked, message: string): Promise<void> {
+    await this.writes.flush();
+    const now = this.now();
+    await this.store.transaction(async (r) => {
+      const item = await r.queue.get(t.run.pipelineLoggingId);
+      const retry = item !== undefined && item.attempt < item.max_attempts;
+      if (retry && (await r.queue.requeue(t.claim.queueId, t.claim.attempt, now, now))) {
+        await r.runs.interruptRun(t.run.pipelineLoggingId, t.claim.attempt, 'QUEUED', message, now);
+      } else if (await r.queue.complete(t.claim.queueId, t.claim.attempt, now)) {
+        await r.runs.interruptRun(t.run.pipelineLoggingId, t.claim.attempt, 'FAILED', `${message} (no attempts left)`, now);
+      }
+    });
+    await this.release(t, undefined);
   }
 
   /** The run's final state and the queue item's completion, in one transaction, for this attempt only. */

@@ -103,14 +103,21 @@ describe('pipelines in the server process', () => {
     expect(quota.json).toMatchObject({ pipelines_run_today: 3, concurrent_running: 0 });
   });
 
-  it('SIGTERM cancels a running run, records it, and exits cleanly', async () => {
-    server = await startServer({ CONVERGENCE_DATA_DIR: dir, CA_ROOT_API_KEY: ROOT });
+  it('SIGTERM drains: a run still going after the grace period goes back to the queue and resumes after the restart', async () => {
+    const env = { CONVERGENCE_DATA_DIR: dir, CA_ROOT_API_KEY: ROOT, SHUTDOWN_GRACE_MS: '300' };
+    server = await startServer(env);
     const K = await setUp(server);
     const id = await startSlowRun(server, K);
     expect(await server.stop('SIGTERM')).toMatchObject({ code: 0 });
-    server = await startServer({ CONVERGENCE_DATA_DIR: dir, CA_ROOT_API_KEY: ROOT });
-    const after = await call(server.url, 'GET', `/api/v1/pipelines/runs/${id}`, K);
-    expect(after.json).toMatchObject({ status: 'CANCELLED' });
-    expect((after.json.steps as { status: string }[])[0]?.status).toBe('CANCELLED');
+
+    server = await startServer(env);
+    const s = server;
+    const resumed = await until('the run to resume', async () => {
+      const r = (await call(s.url, 'GET', `/api/v1/pipelines/runs/${id}`, K)).json;
+      return r.status === 'RUNNING' && r.attempt === 2 ? r : undefined;
+    });
+    const steps = resumed.steps as { status: string; error_message: string | null }[];
+    expect(steps.some((st) => st.status === 'CANCELLED' || (st.error_message ?? '').includes('service stopped'))).toBe(true);
+    expect((await call(s.url, 'DELETE', `/api/v1/pipelines/runs/${id}`, K)).json).toMatchObject({ status: 'CANCELLED' });
   });
 });

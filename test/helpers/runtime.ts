@@ -30,7 +30,8 @@ export interface RequestOptions {
 }
 
 export async function startRuntime(env: Record<string, string> = {}, dir = fs.mkdtempSync(path.join(os.tmpdir(), 'convergence-test-'))): Promise<TestRuntime> {
-  const config = loadConfig({ CONVERGENCE_DATA_DIR: dir, LOG_LEVEL: 'silent', CA_ROOT_API_KEY: ROOT_KEY, ...env }, dir);
+  // No drain grace by default: closing a test runtime stops (and requeues) running runs at once.
+  const config = loadConfig({ CONVERGENCE_DATA_DIR: dir, LOG_LEVEL: 'silent', CA_ROOT_API_KEY: ROOT_KEY, SHUTDOWN_GRACE_MS: '0', ...env }, dir);
   const runtime = await createRuntime(config, config.rootApiKey ?? ROOT_KEY, createLogger(config));
   const request = (o: RequestOptions): Promise<LightMyRequestResponse> =>
     runtime.app.inject({
