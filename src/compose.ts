@@ -100,6 +100,7 @@ export async function createRuntime(config: Config, rootKey: string, logger: Log
     const setupRunner = new SetupRunner(config.configsDir, catalog, controlStore, logger);
     const registry = new PipelineRegistry(config.configsDir, catalog, controlStore);
     const admission = new Admission(metrics);
+    metrics.observeQueue(() => controlStore.queue.depth(now()));
     const executor = new RunExecutor(controlStore, catalog, config.configsDir, metrics, logger, now);
     const worker = new QueueWorker(controlStore, executor, (org, id) => runs.loadAdmitted(org, id), logger, now, {
       owner: `${os.hostname()}:${process.pid}:${newId().slice(-8)}`,

@@ -24,6 +24,18 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300, 1800],
     registers: [this.registry],
   });
+  private queueSource: (() => Promise<{ queued: number; oldest: Date | null }>) | undefined;
+  private readonly queueDepth = new Gauge({
+    name: 'convergence_queue_depth',
+    help: 'Runs waiting in the execution queue (claimable now)',
+    registers: [this.registry],
+    collect: async () => {
+      const d = await this.queueSnapshot();
+      this.queueDepth.set(d?.queued ?? 0);
+      this.queueAge.set(d?.oldest === null || d?.oldest === undefined ? 0 : Math.max(0, (Date.now() - d.oldest.getTime()) / 1000));
+    },
+  });
+  private readonly queueAge = new Gauge({ name: 'convergence_queue_oldest_age_seconds', help: 'Age of the oldest claimable queued run', registers: [this.registry] });
   private readonly quotaRefusals = new Counter({ name: 'convergence_quota_refusals_total', help: 'Runs refused at admission', labelNames: ['limit'], registers: [this.registry] });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -50,6 +62,19 @@ export class Metrics {
 
   quotaRefused(limit: string): void {
     this.quotaRefusals.inc({ limit });
+  }
+
+  /** Where the queue gauges read from (the control store); read when /metrics is scraped. */
+  observeQueue(source: () => Promise<{ queued: number; oldest: Date | null }>): void {
+    this.queueSource = source;
+  }
+
+  private async queueSnapshot(): Promise<{ queued: number; oldest: Date | null } | undefined> {
+    try {
+      return await this.queueSource?.();
+    } catch {
+      return undefined; // not bootstrapped yet, or the store is down: the gauges read 0
+    }
   }
 
   render(): Promise<string> {
