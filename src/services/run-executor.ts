@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ControlStore } from '../control-store/control-store.js';
+import type { ControlStore, Repositories } from '../control-store/control-store.js';
 import type { RunStatus, StepLogPatch, StepLogRecord } from '../control-store/records.js';
 import { errorMessage } from '../core/errors.js';
 import { newId } from '../core/ids.js';
@@ -265,21 +265,27 @@ export class RunExecutor {
     return this.store.transaction(async (r) => {
       if (!(await r.runs.finishRun(t.run.pipelineLoggingId, { ...f, attempt: t.claim.attempt }))) return false;
       await r.queue.complete(t.claim.queueId, t.claim.attempt, f.end_time);
+      await this.refreshUsage(r, t, f.status);
       return true;
     });
   }
 
-  /** Refreshes the org's usage row, counts the outcome and lets waiters go. */
-  private async release(t: Tracked, status: string | undefined): Promise<void> {
+  /** The day's count of active runs, and a failure counted, in the caller's transaction. */
+  private async refreshUsage(r: Repositories, t: Tracked, status: string | undefined): Promise<void> {
+    const at = this.now();
+    await r.orgs.recordRunEnd(t.run.orgSlug, utcDay(at), await r.runs.countActive(t.run.orgSlug), status !== undefined && status !== 'SUCCESS' && status !== 'CANCELLED', at);
+  }
+
+  /** Counts the outcome and lets waiters go (refreshing the usage row unless the final transaction did). */
+  private async release(t: Tracked, status: string | undefined, usageRefreshed = status !== undefined): Promise<void> {
     if (!this.tracked.has(t.run.pipelineLoggingId)) return;
     this.tracked.delete(t.run.pipelineLoggingId);
-    const at = this.now();
-    try {
-      await this.store.transaction(async (r) =>
-        r.orgs.recordRunEnd(t.run.orgSlug, utcDay(at), await r.runs.countActive(t.run.orgSlug), status !== undefined && status !== 'SUCCESS' && status !== 'CANCELLED', at),
-      );
-    } catch (e) {
-      this.logger.warn({ err: errorMessage(e), org_slug: t.run.orgSlug }, 'usage counters not refreshed');
+    if (!usageRefreshed) {
+      try {
+        await this.store.transaction(async (r) => this.refreshUsage(r, t, status));
+      } catch (e) {
+        this.logger.warn({ err: errorMessage(e), org_slug: t.run.orgSlug }, 'usage counters not refreshed');
+      }
     }
     this.metrics.runFinished(status ?? 'CANCELLED');
     for (const wake of [...(this.waiters.get(t.run.pipelineLoggingId) ?? [])]) wake();
