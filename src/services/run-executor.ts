@@ -73,6 +73,8 @@ export class RunExecutor {
     this.tracked.set(run.pipelineLoggingId, t);
     this.metrics.runAdmitted();
     try {
+      // Claimed while the process was stopping (it was still loading): back to the queue, unstarted.
+      if (this.shutdown.signal.aborted) return await this.requeue(t, 'the service stopped before this attempt started; the run goes back to the queue');
       await this.execute(t);
     } finally {
       lost.removeEventListener('abort', onLost);
@@ -148,7 +150,11 @@ export class RunExecutor {
       }));
       // RUNNING and the PENDING steps commit together: a run is never seen started without its steps.
       const started = await this.store.transaction(async (r) => {
-        if (!(await r.runs.startRun(run.pipelineLoggingId, startedAt, t.claim.attempt))) return false;
+        if (!(await r.runs.startRun(run.pipelineLoggingId, startedAt, t.claim.attempt))) {
+          // Cancelled (or finished) meanwhile: the claim ends here instead of holding a slot.
+          await r.queue.complete(t.claim.queueId, t.claim.attempt, startedAt);
+          return false;
+        }
         await r.runs.insertSteps(rows);
         return true;
       });

@@ -30,7 +30,7 @@ export { MISSED_RUN_POLICIES };
 
 /** With policy `none`, an occurrence still fires if the tick comes this late. */
 export const ON_TIME_GRACE_MS = 60_000;
-/** With policy `all`, at most this many missed occurrences are caught up per schedule and tick. */
+/** With policy `all`, at most this many missed occurrences (the latest ones) are caught up; older ones are skipped. */
 export const MAX_CATCH_UP = 100;
 
 export class ScheduleService {
@@ -175,6 +175,7 @@ export class ScheduleService {
     // The pipeline must exist for this org, and the parameters must fit it (checked as a run would be).
     await prepareRun(this.store, this.registry, this.opts, orgSlug, { provider, domain, pipeline }, { parameters: input.parameters ?? {} }, newId(), now);
     const isActive = input.is_active ?? true;
+    if (nextOccurrence(cron, now) === null) throw new AppError('VALIDATION_FAILED', `schedule "${input.schedule.slice(0, 60)}" never fires (e.g. a day that does not exist)`);
     return {
       schedule_id: keep.schedule_id,
       org_slug: orgSlug,

@@ -127,6 +127,9 @@ const usageToday = async (org: string): Promise<number> =>
     new Date().toISOString().slice(0, 10),
   ]);
 
+const berlinTime = (d: Date): string =>
+  new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).format(d);
+
 const floorMinute = (ms: number): number => Math.floor(ms / MINUTE) * MINUTE;
 
 /**
@@ -134,7 +137,7 @@ const floorMinute = (ms: number): number => Math.floor(ms / MINUTE) * MINUTE;
  * that follows sees the same minute (so occurrence counts are exact).
  */
 async function thisMinute(): Promise<number> {
-  await waitFor(() => (Date.now() % MINUTE < 50_000 ? true : undefined), 'a moment well inside a minute', 12_000);
+  await waitFor(() => (Date.now() % MINUTE < 52_000 ? true : undefined), 'a moment well inside a minute', 12_000);
   return floorMinute(Date.now());
 }
 
@@ -177,8 +180,7 @@ describe('schedules API', () => {
     const changedNext = new Date(changed.next_run_at as string);
     expect(changedNext.getTime()).toBeGreaterThan(Date.now());
     expect(changedNext.getTime()).toBeLessThanOrEqual(Date.now() + 25 * 3_600_000);
-    const berlin = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).format(changedNext);
-    expect(berlin).toBe('03:00:00');
+    expect(berlinTime(changedNext)).toBe('03:00:00');
     expect(Date.parse(changed.updated_at)).toBeGreaterThanOrEqual(Date.parse(s.updated_at));
     expect((await rt.org(keyA, 'GET', `/api/v1/scheduler/configs/${s.schedule_id}`)).json()).toEqual(changed);
     expect((await scheduleRow(s.schedule_id)).next_run_at?.toISOString()).toBe(changed.next_run_at);
@@ -188,7 +190,8 @@ describe('schedules API', () => {
     expect(off.statusCode, off.body).toBe(200);
     expect(off.json()).toMatchObject({ is_active: false, next_run_at: null, parameters: { lines: 7 }, missed_run_policy: 'none', schedule: '0 3 * * *' });
     const on = await rt.org(keyA, 'PUT', `/api/v1/scheduler/configs/${s.schedule_id}`, { is_active: true });
-    expect(on.json()).toMatchObject({ is_active: true, next_run_at: changed.next_run_at, parameters: { lines: 7 } });
+    expect(on.json()).toMatchObject({ is_active: true, parameters: { lines: 7 } });
+    expect(berlinTime(new Date(on.json<Schedule>().next_run_at as string))).toBe('03:00:00');
 
     const del = await rt.org(keyA, 'DELETE', `/api/v1/scheduler/configs/${s.schedule_id}`);
     expect(del.statusCode, del.body).toBe(200);
@@ -293,9 +296,19 @@ steps:
     expect((await rt.org(keyB, 'GET', '/api/v1/scheduler/configs')).json<{ schedules: Schedule[] }>().schedules.map((x) => x.org_slug)).toEqual([B]);
     expect((await rt.org(keyA, 'GET', url)).json()).toEqual(mine);
 
-    // Root is no org: the scheduler API wants an org key; no key at all is 401.
-    expect((await rt.root('GET', '/api/v1/scheduler/configs')).statusCode).toBeGreaterThanOrEqual(400);
-    expect((await rt.request({ method: 'GET', url: '/api/v1/scheduler/configs' })).statusCode).toBe(401);
+    // A schedule whose config is deleted later: its occurrences are recorded as refused, not run or counted.
+    const b = (await rt.org(keyB, 'GET', '/api/v1/scheduler/configs')).json<{ schedules: Schedule[] }>().schedules[0] as Schedule;
+    expect((await rt.org(keyB, 'DELETE', '/api/v1/pipelines/configs/only_b')).statusCode).toBe(200);
+    await setNext(b.schedule_id, new Date(Date.now() - 1000));
+    expect(await tick()).toEqual({ queued: 0, refused: 1 });
+    const [gone] = await runsOf(b.schedule_id);
+    expect(gone).toMatchObject({ org_slug: B, status: 'FAILED', error_message: expect.stringMatching(/^not run: cannot run: /) });
+    expect(await usageToday(B)).toBe(0);
+
+    // The scheduler API takes an org key: not the root key, not none.
+    expectProblem(await rt.root('GET', '/api/v1/scheduler/configs'), 401, 'API_KEY_REQUIRED');
+    expectProblem(await rt.root('POST', '/api/v1/scheduler/configs', { pipeline_config: DEMO, schedule: '@daily' }), 401, 'API_KEY_REQUIRED');
+    expectProblem(await rt.request({ method: 'GET', url: '/api/v1/scheduler/configs' }), 401, 'API_KEY_REQUIRED');
   });
 });
 
@@ -424,6 +437,15 @@ describe('the tick', () => {
     expect(await tick()).toEqual({ queued: 0, refused: 1 });
     expect(await usageToday('sched_starter')).toBe(6);
     expect(await runsOf(s.schedule_id)).toHaveLength(11);
+
+    // A suspended subscription refuses the next occurrence with its own reason.
+    const suspend = await rt.root('PUT', '/api/v1/organizations/sched_starter/subscription', { status: 'SUSPENDED' });
+    expect(suspend.statusCode, suspend.body).toBe(200);
+    await setNext(s.schedule_id, new Date(at - 11 * MINUTE));
+    expect(await tick()).toEqual({ queued: 0, refused: 1 });
+    const [suspended] = (await runsOf(s.schedule_id)).filter((r) => r.error_message?.includes('SUBSCRIPTION_INACTIVE'));
+    expect(suspended).toMatchObject({ status: 'FAILED', error_message: expect.stringMatching(/^not run: SUBSCRIPTION_INACTIVE/) });
+    expect(await usageToday('sched_starter')).toBe(6);
   });
 
   it('executes a scheduled run: QUEUED by the tick, then SUCCESS, triggered by the schedule', async () => {

@@ -25,8 +25,8 @@ export function sqlQueueRepository(db: SqlExecutor): QueueRepository {
     },
 
     async candidates(now, limit) {
-      // Priority first; then round-robin across orgs (each org's oldest item ranks 1, its next 2, …),
-      // so one org's backlog cannot starve another's; then age.
+      // Priority first; then round-robin across orgs: an item's turn is what its org already runs plus
+      // its place in the org's line (oldest 1, next 2, …), so one org's backlog cannot starve another's; then age.
       return db.query<QueueCandidate & Record<string, unknown>>(
         `WITH ready AS (
            SELECT q.queue_id, q.org_slug, q.pipeline_logging_id, q.priority, q.created_at,
@@ -41,7 +41,7 @@ export function sqlQueueRepository(db: SqlExecutor): QueueRepository {
          LEFT JOIN running ON running.org_slug = r.org_slug
          LEFT JOIN ${T.subscriptions} AS s ON s.org_slug = r.org_slug
          WHERE COALESCE(running.n, 0) < COALESCE(s.concurrent_limit, 1)
-         ORDER BY r.priority DESC, r.org_rank, r.created_at, r.queue_id
+         ORDER BY r.priority DESC, COALESCE(running.n, 0) + r.org_rank, r.created_at, r.queue_id
          LIMIT $2`,
         [now, limit],
       );

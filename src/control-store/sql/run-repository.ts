@@ -78,7 +78,9 @@ export function sqlRunRepository(db: SqlExecutor): RunRepository {
         [id, at, message],
       );
       const n = await db.execute(
-        `UPDATE ${T.runs} SET status = $3, error_message = $4, end_time = CASE WHEN $3 = 'QUEUED' THEN NULL ELSE $5 END
+        // Requeued, the run moves to the next attempt at once: the lost attempt is fenced off from now on.
+        `UPDATE ${T.runs} SET status = $3, error_message = $4, end_time = CASE WHEN $3 = 'QUEUED' THEN NULL ELSE $5 END,
+           attempt = CASE WHEN $3 = 'QUEUED' THEN attempt + 1 ELSE attempt END
          WHERE pipeline_logging_id = $1 AND attempt = $2 AND status IN ('QUEUED', 'RUNNING')`,
         [id, attempt, next, message, at],
       );

@@ -96,7 +96,16 @@ export class DuckDbWarehouse implements Warehouse {
             if (!(await this.tableExists(s, req.dataset, req.table))) throw e;
           }
         }
-        return this.write(s, req, target, query, params, tableCreated);
+        // Two runs writing one table at once can conflict in DuckDB's optimistic concurrency: the
+        // write is all-or-nothing, so it is simply tried again.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await this.write(s, req, target, query, params, tableCreated);
+          } catch (e) {
+            if (attempt >= 5 || !/Conflict on tuple deletion|write-write conflict|Conflict on update/i.test((e as Error).message) || opts.signal?.aborted === true) throw e;
+            await new Promise((r) => setTimeout(r, 20 * attempt + Math.random() * 30));
+          }
+        }
       });
     } catch (e) {
       // A table this call created from the result goes again when the write failed and it is still
