@@ -89,3 +89,10 @@ export function callContext(request: FastifyRequest): CallContext {
   if (request.principal === null) throw new Error('route has no authenticated principal');
   return { principal: request.principal, userId: request.userId, requestId: request.id };
 }
+
+/** The org of the presented key, for org routes whose path has no {org}. */
+export function keyOrg(request: FastifyRequest): string {
+  const p = request.principal;
+  if (p?.kind !== 'org') throw new AppError('API_KEY_REQUIRED', 'an organization API key is required');
+  return p.orgSlug;
+}

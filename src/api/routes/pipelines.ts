@@ -1,9 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { AppError } from '../../core/errors.js';
 import type { RunListQuery as RunListQueryInput } from '../../services/run-service.js';
 import type { AppServices } from '../app.js';
-import { callContext } from '../auth.js';
+import { callContext, keyOrg } from '../auth.js';
 import { ORG_SECURITY, problemResponses } from '../schemas/common.js';
 import {
   BackfillBody,
@@ -29,12 +28,6 @@ import {
 
 const tags = ['pipelines'];
 
-/** The org of the presented key (these routes have no {org} in their path). */
-function orgOf(request: Parameters<typeof callContext>[0]): string {
-  const p = request.principal;
-  if (p?.kind !== 'org') throw new AppError('API_KEY_REQUIRED', 'an organization API key is required');
-  return p.orgSlug;
-}
 
 export const pipelineRoutes =
   (services: AppServices): FastifyPluginAsyncTypebox =>
@@ -42,7 +35,7 @@ export const pipelineRoutes =
     app.get(
       '/api/v1/pipelines',
       { config: { auth: 'org' }, schema: { tags, summary: 'Pipelines the organization can run, with their parameters', security: ORG_SECURITY, response: { 200: PipelineList, ...problemResponses() } } },
-      async (request) => (await services.pipelines.list(orgOf(request))) as never,
+      async (request) => (await services.pipelines.list(keyOrg(request))) as never,
     );
 
     app.get(
@@ -113,19 +106,19 @@ export const pipelineRoutes =
     app.get(
       '/api/v1/pipelines/backfill/:backfill_id',
       { config: { auth: 'org' }, schema: { tags, summary: 'Progress of a backfill', security: ORG_SECURITY, params: BackfillParams, response: { 200: BackfillStatus, ...problemResponses(404) } } },
-      async (request) => (await services.backfills.status(orgOf(request), request.params.backfill_id)) as never,
+      async (request) => (await services.backfills.status(keyOrg(request), request.params.backfill_id)) as never,
     );
 
     app.get(
       '/api/v1/pipelines/runs',
       { config: { auth: 'org' }, schema: { tags, summary: 'Runs of the organization, newest first (cursor pagination)', security: ORG_SECURITY, querystring: RunListQuery, response: { 200: RunList, ...problemResponses(400) } } },
-      async (request) => (await services.runs.list(orgOf(request), request.query as RunListQueryInput)) as never,
+      async (request) => (await services.runs.list(keyOrg(request), request.query as RunListQueryInput)) as never,
     );
 
     app.get(
       '/api/v1/pipelines/runs/:pipeline_logging_id',
       { config: { auth: 'org' }, schema: { tags, summary: 'A run with its steps and data-quality results', security: ORG_SECURITY, params: RunIdParams, response: { 200: RunDetail, ...problemResponses(404) } } },
-      async (request) => (await services.runs.get(orgOf(request), request.params.pipeline_logging_id)) as never,
+      async (request) => (await services.runs.get(keyOrg(request), request.params.pipeline_logging_id)) as never,
     );
 
     app.delete(
@@ -134,13 +127,13 @@ export const pipelineRoutes =
         config: { auth: 'org', audit: 'pipeline.cancel' },
         schema: { tags, summary: 'Cancel a queued or running run (409 if it already finished)', security: ORG_SECURITY, params: RunIdParams, response: { 200: RunDetail, ...problemResponses(404, 409) } },
       },
-      async (request) => (await services.runs.cancel(orgOf(request), request.params.pipeline_logging_id)) as never,
+      async (request) => (await services.runs.cancel(keyOrg(request), request.params.pipeline_logging_id)) as never,
     );
 
     app.get(
       '/api/v1/pipelines/configs',
       { config: { auth: 'org' }, schema: { tags, summary: "The organization's own pipeline configs", security: ORG_SECURITY, response: { 200: ConfigList, ...problemResponses() } } },
-      async (request) => (await services.pipelines.listConfigs(orgOf(request))) as never,
+      async (request) => (await services.pipelines.listConfigs(keyOrg(request))) as never,
     );
 
     app.post(
@@ -149,13 +142,13 @@ export const pipelineRoutes =
         config: { auth: 'org', audit: 'pipeline_config.save' },
         schema: { tags, summary: 'Store a pipeline config (validated; a new version if it exists)', security: ORG_SECURITY, body: ConfigBody, response: { 201: ConfigSaved, ...problemResponses(400, 413, 422) } },
       },
-      async (request, reply) => reply.code(201).send((await services.pipelines.saveConfig(callContext(request), orgOf(request), request.body.config_id, request.body.yaml)) as never),
+      async (request, reply) => reply.code(201).send((await services.pipelines.saveConfig(callContext(request), keyOrg(request), request.body.config_id, request.body.yaml)) as never),
     );
 
     app.get(
       '/api/v1/pipelines/configs/:config_id',
       { config: { auth: 'org' }, schema: { tags, summary: 'A stored pipeline config', security: ORG_SECURITY, params: ConfigParams, response: { 200: ConfigDetail, ...problemResponses(404) } } },
-      async (request) => (await services.pipelines.getConfig(orgOf(request), request.params.config_id)) as never,
+      async (request) => (await services.pipelines.getConfig(keyOrg(request), request.params.config_id)) as never,
     );
 
     app.delete(
@@ -165,7 +158,7 @@ export const pipelineRoutes =
         schema: { tags, summary: 'Delete a stored pipeline config', security: ORG_SECURITY, params: ConfigParams, response: { 200: Type.Object({ config_id: Type.String(), deleted: Type.Boolean() }), ...problemResponses(404) } },
       },
       async (request, reply) => {
-        await services.pipelines.deleteConfig(orgOf(request), request.params.config_id);
+        await services.pipelines.deleteConfig(keyOrg(request), request.params.config_id);
         return reply.send({ config_id: request.params.config_id, deleted: true });
       },
     );

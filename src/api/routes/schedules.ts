@@ -1,18 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { AppError } from '../../core/errors.js';
 import type { AppServices } from '../app.js';
-import { callContext } from '../auth.js';
+import { callContext, keyOrg } from '../auth.js';
 import { ORG_SECURITY, problemResponses } from '../schemas/common.js';
 import { ScheduleBody, ScheduleList, ScheduleParams, SchedulePatch, ScheduleView } from '../schemas/schedules.js';
 
 const tags = ['scheduler'];
 
-function orgOf(request: Parameters<typeof callContext>[0]): string {
-  const p = request.principal;
-  if (p?.kind !== 'org') throw new AppError('API_KEY_REQUIRED', 'an organization API key is required');
-  return p.orgSlug;
-}
 
 export const scheduleRoutes =
   (services: AppServices): FastifyPluginAsyncTypebox =>
@@ -23,19 +17,19 @@ export const scheduleRoutes =
         config: { auth: 'org', audit: 'schedule.create' },
         schema: { tags, summary: 'Schedule a pipeline with a cron expression', security: ORG_SECURITY, body: ScheduleBody, response: { 201: ScheduleView, ...problemResponses(400, 404) } },
       },
-      async (request, reply) => reply.code(201).send((await services.schedules.create(callContext(request), orgOf(request), request.body)) as never),
+      async (request, reply) => reply.code(201).send((await services.schedules.create(callContext(request), keyOrg(request), request.body)) as never),
     );
 
     app.get(
       '/api/v1/scheduler/configs',
       { config: { auth: 'org' }, schema: { tags, summary: "The organization's schedules", security: ORG_SECURITY, response: { 200: ScheduleList, ...problemResponses() } } },
-      async (request) => (await services.schedules.list(orgOf(request))) as never,
+      async (request) => (await services.schedules.list(keyOrg(request))) as never,
     );
 
     app.get(
       '/api/v1/scheduler/configs/:schedule_id',
       { config: { auth: 'org' }, schema: { tags, summary: 'A schedule', security: ORG_SECURITY, params: ScheduleParams, response: { 200: ScheduleView, ...problemResponses(404) } } },
-      async (request) => (await services.schedules.get(orgOf(request), request.params.schedule_id)) as never,
+      async (request) => (await services.schedules.get(keyOrg(request), request.params.schedule_id)) as never,
     );
 
     app.put(
@@ -44,7 +38,7 @@ export const scheduleRoutes =
         config: { auth: 'org', audit: 'schedule.update' },
         schema: { tags, summary: 'Change a schedule (fields given replace the stored ones)', security: ORG_SECURITY, params: ScheduleParams, body: SchedulePatch, response: { 200: ScheduleView, ...problemResponses(400, 404) } },
       },
-      async (request) => (await services.schedules.update(orgOf(request), request.params.schedule_id, request.body)) as never,
+      async (request) => (await services.schedules.update(keyOrg(request), request.params.schedule_id, request.body)) as never,
     );
 
     app.delete(
@@ -54,7 +48,7 @@ export const scheduleRoutes =
         schema: { tags, summary: 'Delete a schedule', security: ORG_SECURITY, params: ScheduleParams, response: { 200: Type.Object({ schedule_id: Type.String(), deleted: Type.Boolean() }), ...problemResponses(404) } },
       },
       async (request) => {
-        await services.schedules.delete(orgOf(request), request.params.schedule_id);
+        await services.schedules.delete(keyOrg(request), request.params.schedule_id);
         return { schedule_id: request.params.schedule_id, deleted: true };
       },
     );
