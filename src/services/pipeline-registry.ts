@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ControlStore } from '../control-store/control-store.js';
 import { AppError } from '../core/errors.js';
+import { sha256Hex } from '../crypto/api-keys.js';
 import type { ProcessorCatalog } from '../pipeline/processor.js';
 import { loadPipelineFile, parsePipeline, PipelineSpecError, type PipelineSpec } from '../pipeline/spec.js';
 
@@ -15,6 +16,7 @@ export const CUSTOM_PROVIDER = 'custom';
 export const CUSTOM_DOMAIN = 'configs';
 /** Folders of configs/ that hold no runnable pipelines. */
 const NOT_PIPELINES = new Set(['setup', 'system', CUSTOM_PROVIDER]);
+const PARSED_CACHE_LIMIT = 1000;
 /** ps_type prefix reserved to the platform's own setup pipelines. */
 const PLATFORM_ONLY = 'setup.';
 
@@ -28,6 +30,8 @@ export interface ResolvedPipeline {
 
 export class PipelineRegistry {
   private readonly builtins = new Map<string, PipelineSpec>();
+  /** Parsed org configs by org, id and version. */
+  private readonly parsed = new Map<string, PipelineSpec>();
 
   constructor(
     private readonly configsDir: string,
@@ -60,7 +64,16 @@ export class PipelineRegistry {
     if (provider === CUSTOM_PROVIDER && domain === CUSTOM_DOMAIN) {
       const record = await this.store.configs.get(orgSlug, pipeline);
       if (record === undefined) throw notFound();
-      return { spec: this.parseOrgConfig(record.yaml, pipeline), path: shown, source: 'custom', version: record.version };
+      // Every queued run loads its pipeline: a parse is reused while the stored text is the same (the
+      // hash, not just the version, keys it: a purged org's slug and config ids can come back).
+      const key = `${orgSlug}/${pipeline}/${record.version}/${sha256Hex(record.yaml)}`;
+      let spec = this.parsed.get(key);
+      if (spec === undefined) {
+        spec = this.parseOrgConfig(record.yaml, pipeline);
+        if (this.parsed.size >= PARSED_CACHE_LIMIT) this.parsed.clear();
+        this.parsed.set(key, spec);
+      }
+      return { spec, path: shown, source: 'custom', version: record.version };
     }
     const spec = this.builtins.get(shown);
     if (spec === undefined) throw notFound();
