@@ -1,30 +1,17 @@
 // B2: engine overhead per step. A 40-step pipeline of trivial SQL steps (each writes one row with
 // gcp.bq_etl, chained by depends_on) against the same 40 writes issued directly to the warehouse.
 // Run with: npm run bench. Prints a Markdown table and writes bench/results/b2-engine-overhead.json.
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { createLogger, createRuntime } from '../src/compose.js';
-import { loadConfig } from '../src/config/config.js';
+import { benchRuntime, saveResult } from './support.js';
 
 const STEPS = 40;
 const ROUNDS = 15;
-const ROOT = 'bench_root_key_0123456789abcdefghijklmnop';
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 async function main(): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'convergence-bench-'));
-  const config = loadConfig({ CONVERGENCE_DATA_DIR: dir, LOG_LEVEL: 'silent', CA_ROOT_API_KEY: ROOT }, dir);
-  const rt = await createRuntime(config, ROOT, createLogger(config));
-  const inject = async (method: string, url: string, headers: Record<string, string>, body?: unknown): Promise<Record<string, unknown>> => {
-    const res = await rt.app.inject({ method: method as 'GET', url, headers: { 'content-type': 'application/json', ...headers }, payload: JSON.stringify(body ?? {}) });
-    if (res.statusCode >= 300) throw new Error(`${method} ${url}: ${res.statusCode} ${res.body}`);
-    return res.json();
-  };
-  await inject('POST', '/api/v1/admin/bootstrap', { 'x-ca-root-key': ROOT });
-  const onboard = await inject('POST', '/api/v1/organizations/onboard', { 'x-ca-root-key': ROOT }, { org_slug: 'bench_org', company_name: 'Bench', admin_email: 'b@bench.dev', subscription_plan: 'SCALE' });
-  const K = { 'x-api-key': String(onboard.api_key) };
+  const bench = await benchRuntime();
+  const { rt, inject, orgKey: K } = bench;
   const sql = (i: number): string => `SELECT ${i} AS step, CAST('{date}' AS DATE) AS usage_date`;
   const steps = Array.from({ length: STEPS }, (_, i) =>
     [`  - step_id: s${i}`, '    ps_type: gcp.bq_etl', ...(i > 0 ? [`    depends_on: [s${i - 1}]`] : []), `    source: { query: "${sql(i)}" }`, `    destination: { table: t${i} }`].join('\n'),
@@ -50,8 +37,7 @@ async function main(): Promise<void> {
     }
     direct.push(performance.now() - t);
   }
-  await rt.close();
-  fs.rmSync(dir, { recursive: true, force: true });
+  await bench.close();
 
   const e = median(engine);
   const d = median(direct);
@@ -68,8 +54,7 @@ async function main(): Promise<void> {
     target: 'overhead ≤ 5 ms per step with all run and step state persisted',
     met: perStep <= 5,
   };
-  fs.mkdirSync(path.join('bench', 'results'), { recursive: true });
-  fs.writeFileSync(path.join('bench', 'results', 'b2-engine-overhead.json'), `${JSON.stringify(result, null, 2)}\n`);
+  saveResult('b2-engine-overhead', result);
   console.log('| scenario | engine (median) | direct (median) | ratio | overhead/step | target met |');
   console.log('|---|---|---|---|---|---|');
   console.log(`| ${STEPS}-step pipeline | ${result.engine_median_ms} ms | ${result.direct_median_ms} ms | ${result.ratio}× | ${result.overhead_per_step_ms} ms | ${result.met ? 'yes' : 'no'} |`);

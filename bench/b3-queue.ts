@@ -2,29 +2,16 @@
 // enqueued by backfills, drained by the worker; reports runs/s and enqueue→start latency, with
 // every run and step state persisted. Baseline in the same run: the same number of bare
 // control-store transactions (one commit each), the floor any durable queue pays per state change.
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { createLogger, createRuntime } from '../src/compose.js';
-import { loadConfig } from '../src/config/config.js';
+import { benchRuntime, saveResult } from './support.js';
 
 const RUNS = Number(process.argv[2] ?? 366);
-const ROOT = 'bench_root_key_0123456789abcdefghijklmnop';
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] as number;
 
 async function main(): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'convergence-bench-'));
-  const config = loadConfig({ CONVERGENCE_DATA_DIR: dir, LOG_LEVEL: 'silent', CA_ROOT_API_KEY: ROOT, SCHEDULER_ENABLED: 'false', WORKER_CONCURRENCY: '8', QUEUE_POLL_MS: '50' }, dir);
-  const rt = await createRuntime(config, ROOT, createLogger(config));
-  const inject = async (method: string, url: string, headers: Record<string, string>, body?: unknown): Promise<Record<string, unknown>> => {
-    const res = await rt.app.inject({ method: method as 'GET', url, headers: { 'content-type': 'application/json', ...headers }, payload: JSON.stringify(body ?? {}) });
-    if (res.statusCode >= 300) throw new Error(`${method} ${url}: ${res.statusCode} ${res.body}`);
-    return res.json();
-  };
-  await inject('POST', '/api/v1/admin/bootstrap', { 'x-ca-root-key': ROOT });
-  const onboard = await inject('POST', '/api/v1/organizations/onboard', { 'x-ca-root-key': ROOT }, { org_slug: 'bench_org', company_name: 'Bench', admin_email: 'b@bench.dev', subscription_plan: 'SCALE' });
+  const bench = await benchRuntime({ SCHEDULER_ENABLED: 'false', WORKER_CONCURRENCY: '8', QUEUE_POLL_MS: '50' });
+  const { rt, inject, orgKey: K } = bench;
   await rt.warehouse.query("UPDATE organizations.org_subscriptions SET daily_limit = 1000000, monthly_limit = 1000000, concurrent_limit = 8 WHERE org_slug = 'bench_org'");
-  const K = { 'x-api-key': String(onboard.api_key) };
   await inject('POST', '/api/v1/pipelines/configs', K, { config_id: 'noop', yaml: 'pipeline_id: noop\nsteps:\n  - step_id: note\n    ps_type: notify_systems.email_notification\n    to_emails: ["b@bench.dev"]\n' });
 
   // Baseline: one committed transaction per run, nothing else.
@@ -50,8 +37,7 @@ async function main(): Promise<void> {
   const rows = await rt.warehouse.query<{ lat: number; status: string }>(
     "SELECT epoch_ms(start_time) - epoch_ms(created_at) AS lat, status FROM organizations.org_meta_pipeline_runs WHERE trigger_type = 'backfill'",
   );
-  await rt.close();
-  fs.rmSync(dir, { recursive: true, force: true });
+  await bench.close();
   const lat = rows.map((r) => Number(r.lat));
   const result = {
     scenario: 'B3 queue drain',
@@ -64,8 +50,7 @@ async function main(): Promise<void> {
     baseline_commit_per_second: Math.round((RUNS / baselineMs) * 1000),
     target: '≥ 250 runs/s on 2 cores; p50 enqueue→start ≤ 10 ms (issue 7, B3)',
   };
-  fs.mkdirSync(path.join('bench', 'results'), { recursive: true });
-  fs.writeFileSync(path.join('bench', 'results', 'b3-queue.json'), `${JSON.stringify(result, null, 2)}\n`);
+  saveResult('b3-queue', result);
   console.log('| runs | drained in | runs/s | enqueue→start p50 / p95 | bare commits/s (baseline) |');
   console.log('|---|---|---|---|---|');
   console.log(`| ${RUNS} | ${result.drain_ms} ms | ${result.runs_per_second} | ${result.enqueue_to_start_ms.p50} / ${result.enqueue_to_start_ms.p95} ms | ${result.baseline_commit_per_second} |`);

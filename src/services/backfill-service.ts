@@ -1,5 +1,5 @@
 import type { ControlStore } from '../control-store/control-store.js';
-import { PRIORITY, type RunRecord } from '../control-store/records.js';
+import { PRIORITY } from '../control-store/records.js';
 import { AppError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { addDays } from '../pipeline/resolve.js';
@@ -7,7 +7,7 @@ import { isIsoDate } from '../pipeline/variables.js';
 import type { Admission } from './admission.js';
 import type { PipelineRegistry } from './pipeline-registry.js';
 import { actorOf, type CallContext } from './principal.js';
-import { prepareRun, type PreparationOptions, type PreparedRun, type RunRoute } from './run-preparation.js';
+import { prepareRun, queuedRunRecord, type PreparationOptions, type PreparedRun, type RunRoute } from './run-preparation.js';
 import { queueItem, runView } from './run-service.js';
 
 /**
@@ -42,23 +42,7 @@ export class BackfillService {
       const id = newId();
       prepared.push({ date, id, run: await prepareRun(this.store, this.registry, this.opts, orgSlug, route, { date, parameters: req.parameters }, id, now) });
     }
-    const records: RunRecord[] = prepared.map(({ id, run }) => ({
-      pipeline_logging_id: id,
-      org_slug: orgSlug,
-      pipeline_id: run.pipelineId,
-      pipeline_path: run.pipeline.path,
-      status: 'QUEUED',
-      trigger_type: 'backfill',
-      trigger_by: `backfill:${backfillId}`,
-      user_id: call.userId,
-      parameters: run.resolved.parameters,
-      attempt: 1,
-      created_at: now,
-      start_time: null,
-      end_time: null,
-      duration_ms: null,
-      error_message: null,
-    }));
+    const records = prepared.map(({ id, run }) => queuedRunRecord(run, id, { type: 'backfill', by: `backfill:${backfillId}`, userId: call.userId }, now));
     await this.store.transaction(async (r) => {
       const a = await this.admission.check(r, orgSlug, now, { concurrent: false, count: records.length });
       for (const [i, record] of records.entries()) {

@@ -1,5 +1,5 @@
 import type { ControlStore } from '../control-store/control-store.js';
-import type { OrgProfile } from '../control-store/records.js';
+import type { OrgProfile, RunRecord } from '../control-store/records.js';
 import { AppError } from '../core/errors.js';
 import { resolveVariables, utcDay, type ResolvedVariables, type RunInputs } from '../pipeline/resolve.js';
 import { renderTemplate, VariableError } from '../pipeline/variables.js';
@@ -56,4 +56,30 @@ export async function prepareRun(
     if (e instanceof VariableError) throw new AppError('INVALID_PARAMETER', e.message);
     throw e;
   }
+}
+
+/** The QUEUED run row a prepared run starts as (manual, schedule or backfill). */
+export function queuedRunRecord(
+  p: PreparedRun,
+  pipelineLoggingId: string,
+  trigger: { readonly type: 'manual' | 'schedule' | 'backfill'; readonly by: string; readonly userId: string | null },
+  now: Date,
+): RunRecord {
+  return {
+    pipeline_logging_id: pipelineLoggingId,
+    org_slug: p.profile.org_slug,
+    pipeline_id: p.pipelineId,
+    pipeline_path: p.pipeline.path,
+    status: 'QUEUED',
+    trigger_type: trigger.type,
+    trigger_by: trigger.by,
+    user_id: trigger.userId,
+    parameters: p.resolved.parameters,
+    attempt: 1,
+    created_at: now,
+    start_time: null,
+    end_time: null,
+    duration_ms: null,
+    error_message: null,
+  };
 }

@@ -8,7 +8,7 @@ import type { PipelineRegistry } from './pipeline-registry.js';
 import { actorOf, type CallContext } from './principal.js';
 import type { QueueWorker } from './queue-worker.js';
 import type { AdmittedRun, RunExecutor } from './run-executor.js';
-import { prepareRun, type RunRoute } from './run-preparation.js';
+import { prepareRun, queuedRunRecord, type RunRoute } from './run-preparation.js';
 
 /**
  * Runs as the API sees them: trigger (validate → admit atomically against the plan → execute),
@@ -59,24 +59,8 @@ export class RunService {
   ): Promise<{ status: number; body: Record<string, unknown> }> {
     const now = this.opts.now();
     const id = newId();
-    const { pipeline, resolved, pipelineId } = await prepareRun(this.store, this.registry, this.opts, orgSlug, route, body, id, now);
-    const record: RunRecord = {
-      pipeline_logging_id: id,
-      org_slug: orgSlug,
-      pipeline_id: pipelineId,
-      pipeline_path: pipeline.path,
-      status: 'QUEUED',
-      trigger_type: 'manual',
-      trigger_by: body.trigger_by ?? actorOf(call.principal),
-      user_id: call.userId,
-      parameters: resolved.parameters,
-      attempt: 1,
-      created_at: now,
-      start_time: null,
-      end_time: null,
-      duration_ms: null,
-      error_message: null,
-    };
+    const prepared = await prepareRun(this.store, this.registry, this.opts, orgSlug, route, body, id, now);
+    const record = queuedRunRecord(prepared, id, { type: 'manual', by: body.trigger_by ?? actorOf(call.principal), userId: call.userId }, now);
     await this.store.transaction(async (r) => {
       await this.admission.admit(r, record, now, { concurrent: true });
       await r.queue.enqueue(queueItem(record, PRIORITY.manual, now));

@@ -7,7 +7,7 @@ import type { Admission } from './admission.js';
 import { nextOccurrence, occurrencesBetween, parseCron } from './cron.js';
 import type { PipelineRegistry } from './pipeline-registry.js';
 import { actorOf, type CallContext } from './principal.js';
-import { prepareRun, type PreparationOptions, type PreparedRun } from './run-preparation.js';
+import { prepareRun, queuedRunRecord, type PreparationOptions, type PreparedRun } from './run-preparation.js';
 import { queueItem } from './run-service.js';
 
 /**
@@ -121,7 +121,7 @@ export class ScheduleService {
             refusal = `${e.code}: ${e.message}`;
           }
         }
-        const record = this.runRecord(s, occ, run, now, refusal);
+        const record = this.runRecord(s, run, now, refusal);
         const item = { ...queueItem(record, PRIORITY.schedule, now, { dedupe_key: `${s.schedule_id}:${occ.toISOString()}`, schedule_id: s.schedule_id, scheduled_time: occ }), status: refusal === undefined ? ('QUEUED' as const) : ('DONE' as const) };
         if (!(await r.queue.enqueue(item))) continue; // this occurrence was enqueued before
         await r.runs.insertRun(record);
@@ -144,26 +144,14 @@ export class ScheduleService {
     }
   }
 
-  private runRecord(s: ScheduleRecord, _occ: Date, run: PreparedRun | string, now: Date, refusal: string | undefined): RunRecord {
-    const p = typeof run === 'string' ? undefined : run;
-    return {
-      pipeline_logging_id: p?.resolved.variables.pipeline_logging_id?.value as string | undefined ?? newId(),
-      org_slug: s.org_slug,
-      pipeline_id: p?.pipelineId ?? s.pipeline,
-      pipeline_path: s.pipeline,
-      status: refusal === undefined ? 'QUEUED' : 'FAILED',
-      trigger_type: 'schedule',
-      trigger_by: `schedule:${s.schedule_id}`,
-      user_id: null,
-      // The occurrence itself is on the queue item (scheduled_time); parameters stay replayable as given.
-      parameters: p?.resolved.parameters ?? s.parameters ?? {},
-      attempt: 1,
-      created_at: now,
-      start_time: null,
-      end_time: refusal === undefined ? null : now,
-      duration_ms: null,
-      error_message: refusal === undefined ? null : `not run: ${refusal}`,
-    };
+  /** The run an occurrence becomes; refused (or unpreparable) ones are recorded FAILED with the reason. */
+  private runRecord(s: ScheduleRecord, run: PreparedRun | string, now: Date, refusal: string | undefined): RunRecord {
+    const trigger = { type: 'schedule', by: `schedule:${s.schedule_id}`, userId: null } as const;
+    const queued: RunRecord =
+      typeof run === 'string'
+        ? { ...placeholderRun(s, now), trigger_type: trigger.type, trigger_by: trigger.by }
+        : queuedRunRecord(run, run.resolved.variables.pipeline_logging_id?.value as string, trigger, now);
+    return refusal === undefined ? queued : { ...queued, status: 'FAILED', end_time: now, error_message: `not run: ${refusal}` };
   }
 
   private async validated(orgSlug: string, input: ScheduleInput, keep: { schedule_id: string; created_at: Date; last_run_at?: Date | null }, now: Date): Promise<ScheduleRecord> {
@@ -198,6 +186,25 @@ export class ScheduleService {
     return s;
   }
 }
+
+/** A run row for an occurrence whose pipeline could not even be prepared (deleted config, bad parameters). */
+const placeholderRun = (s: ScheduleRecord, now: Date): RunRecord => ({
+  pipeline_logging_id: newId(),
+  org_slug: s.org_slug,
+  pipeline_id: s.pipeline,
+  pipeline_path: s.pipeline,
+  status: 'QUEUED',
+  trigger_type: 'schedule',
+  trigger_by: null,
+  user_id: null,
+  parameters: s.parameters ?? {},
+  attempt: 1,
+  created_at: now,
+  start_time: null,
+  end_time: null,
+  duration_ms: null,
+  error_message: null,
+});
 
 const notFound = (id: string): AppError => new AppError('SCHEDULE_NOT_FOUND', `no schedule ${id.slice(0, 100)}`);
 const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { expectProblem, startRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * The execution queue on a real runtime (DESIGN.md §7): fair order across orgs, priority, the
@@ -49,16 +50,6 @@ interface QueueRow {
   created_at: Date;
 }
 
-/** Waits on a condition (short polling, overall deadline), never a fixed sleep. */
-async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, deadlineMs = 10_000): Promise<T> {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 function runtime(): TestRuntime {
   if (rt === undefined) throw new Error('no runtime');

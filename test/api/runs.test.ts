@@ -1,6 +1,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { expectProblem, startRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * Runs through the API on a real runtime: the demo pipeline end to end, bad inputs, tenant walls,
@@ -63,16 +64,6 @@ async function saveConfig(key: string, configId: string, yaml: string): Promise<
   expect(res.statusCode, res.body).toBe(201);
 }
 
-/** Waits on a condition (short polling, overall deadline), never a fixed sleep. */
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, deadlineMs = 10_000): Promise<T> {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** Run status straight from the central table (no API calls, so no rate limit while polling). */
 async function centralStatus(id: string): Promise<{ run: string; steps: Record<string, string> }> {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { expectProblem, startRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * Schedules through the API and the scheduler tick on a real runtime (DESIGN.md §7): CRUD, bad input,
@@ -60,16 +61,6 @@ interface RunRow {
   parameters: string | null;
 }
 
-/** Waits on a condition (short polling, overall deadline), never a fixed sleep. */
-async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, deadlineMs = 10_000): Promise<T> {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 const SCHEDULES = 'organizations.org_scheduled_pipeline_runs';
 const QUEUE = 'organizations.org_pipeline_execution_queue';

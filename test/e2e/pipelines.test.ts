@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { call, startServer, type ServerProcess } from '../helpers/server-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** Pipelines through the real server process: the demo walkthrough, and runs cut short by the process stopping. */
 let dir: string;
@@ -27,15 +28,9 @@ steps:
     destination: { table: spin }
 `;
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+
+/** A real server process is slower to react: a longer deadline. */
+const until = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => waitFor(probe, what, 15_000);
 
 async function setUp(s: ServerProcess): Promise<Record<string, string>> {
   expect((await call(s.url, 'POST', '/api/v1/admin/bootstrap', R, {})).status).toBe(200);
