@@ -162,6 +162,8 @@ export class QueueWorker {
     const now = this.now();
     const expired: QueueItem[] = await this.store.queue.expired(now, 100);
     for (const item of expired) {
+      // Our own runs are alive even when a renewal came late (a busy machine): never expire them here.
+      if (item.lease_owner === this.opts.owner && this.running.has(item.pipeline_logging_id)) continue;
       const retry = item.attempt < item.max_attempts;
       const message = retry
         ? `attempt ${item.attempt} lost its worker (lease expired); retrying as attempt ${item.attempt + 1}`

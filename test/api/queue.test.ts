@@ -218,7 +218,7 @@ describe('claim order', () => {
 
     await cancel(key, slow); // the only slot frees
     const all = await Promise.all([manual, ...scheduled].map((id) => waitEnded(id)));
-    expect(all.map((x) => x.status)).toEqual(['SUCCESS', 'SUCCESS', 'SUCCESS', 'SUCCESS']);
+    expect(all.map((x) => x.status), JSON.stringify(all.map((x) => x.error_message))).toEqual(['SUCCESS', 'SUCCESS', 'SUCCESS', 'SUCCESS']);
     const [m, ...s] = all;
     for (const x of s) expect((m?.start_time as Date).getTime(), 'manual before scheduled').toBeLessThan((x.start_time as Date).getTime());
     // Among themselves the scheduled runs go oldest first.
