@@ -31,6 +31,10 @@ import { CronTicker } from './scheduler/cron-ticker.js';
 import { RunExecutor } from './services/run-executor.js';
 import { newId } from './core/ids.js';
 import { RunService } from './services/run-service.js';
+import { LocalKeyring } from './crypto/local-keyring.js';
+import { ProviderClients } from './providers/provider-clients.js';
+import { IntegrationService } from './services/integration-service.js';
+import { PricingService } from './services/pricing-service.js';
 import { CENTRAL_DATASET } from './control-store/control-store.js';
 import type { Warehouse } from './warehouse/warehouse.js';
 import { DuckDbWarehouse } from './warehouse/duckdb/duckdb-warehouse.js';
@@ -92,9 +96,15 @@ export async function createRuntime(config: Config, rootKey: string, logger: Log
     const plans = loadPlans(path.join(config.configsDir, 'system', 'plans.yml'));
     const now = (): Date => new Date();
     const metrics = new Metrics();
+    const keyring = await LocalKeyring.load({ masterKey: config.masterKey, previousMasterKeys: [...config.previousMasterKeys], dataDir: config.dataDir, environment: config.environment });
+    const providerClients = new ProviderClients(config.providerBaseUrls, config.importDir);
+    const integrations = new IntegrationService(controlStore, keyring, providerClients, logger, now);
+    const pricing = new PricingService(controlStore, config.configsDir, now);
+    const data = { controlStore, warehouse, now, logger };
     const catalog = createProcessorCatalog({
       setup: { controlStore, warehouse, plans, warehouseSharesControlStore: true, now, logger },
-      data: { controlStore, warehouse, now, logger },
+      data,
+      sources: { ...data, credentials: integrations, clients: providerClients, prices: pricing },
       notify: { smtpUrl: config.smtpUrl, mailFrom: config.mailFrom, outbound: new OutboundHttp(config.outboundAllowlist), now },
     });
     const setupRunner = new SetupRunner(config.configsDir, catalog, controlStore, logger);
@@ -127,6 +137,8 @@ export async function createRuntime(config: Config, rootKey: string, logger: Log
       schedules,
       backfills: new BackfillService(controlStore, registry, admission, () => worker.wake(), { environment: config.environment, projectId: config.gcpProjectId, now }),
       pipelineDryrun: new PipelineDryrun(controlStore, registry, catalog, config.configsDir, logger, { environment: config.environment, projectId: config.gcpProjectId, now }),
+      integrations,
+      pricing,
       metrics,
       pipelineSchema: pipelineJsonSchema(catalog),
     };

@@ -27,7 +27,10 @@ import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { organizationRoutes } from './routes/organizations.js';
 import { pipelineRoutes } from './routes/pipelines.js';
+import type { IntegrationService } from '../services/integration-service.js';
+import type { PricingService } from '../services/pricing-service.js';
 import { scheduleRoutes } from './routes/schedules.js';
+import { integrationRoutes } from './routes/integrations.js';
 
 export interface AppServices {
   readonly auth: AuthService;
@@ -41,6 +44,8 @@ export interface AppServices {
   readonly pipelineDryrun: PipelineDryrun;
   readonly schedules: ScheduleService;
   readonly backfills: BackfillService;
+  readonly integrations: IntegrationService;
+  readonly pricing: PricingService;
   readonly metrics: Metrics;
   /** JSON Schema of the pipeline format. */
   readonly pipelineSchema: Readonly<Record<string, unknown>>;
@@ -135,6 +140,7 @@ export async function buildApp(services: AppServices, opts: AppOptions): Promise
   await app.register(organizationRoutes(services));
   await app.register(pipelineRoutes(services));
   await app.register(scheduleRoutes(services));
+  await app.register(integrationRoutes(services));
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, never the raw URL: label values stay a bounded set.
     services.metrics.httpObserved(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);

@@ -36,6 +36,8 @@ export interface Config {
   readonly bigqueryLocation: string;
   readonly kmsKeyName: string | undefined;
   readonly masterKey: string | undefined;
+  /** Earlier master keys, kept readable while `keys:rotate` re-wraps data keys under the new one. */
+  readonly previousMasterKeys: readonly string[];
   /** (Default: true, except in production.) */
   readonly enableApiDocs: boolean;
   readonly smtpUrl: string | undefined;
@@ -144,6 +146,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     bigqueryLocation: read('BIGQUERY_LOCATION') ?? 'US',
     kmsKeyName: read('KMS_KEY_NAME'),
     masterKey: read('CONVERGENCE_MASTER_KEY'),
+    previousMasterKeys: list('CONVERGENCE_PREVIOUS_MASTER_KEYS'),
     enableApiDocs: bool('ENABLE_API_DOCS', environment !== 'production'),
     smtpUrl: read('SMTP_URL'),
     mailFrom: read('MAIL_FROM') ?? 'Convergence <convergence@localhost>',
@@ -183,6 +186,12 @@ function checkStartupRules(c: Config): void {
   }
   if (c.controlStore === 'postgres' && c.databaseUrl === undefined) {
     throw new ConfigError('CONTROL_STORE=postgres requires DATABASE_URL');
+  }
+  if (c.environment === 'production' && c.masterKey === undefined && c.kmsKeyName === undefined) {
+    throw new ConfigError('ENVIRONMENT=production requires KMS_KEY_NAME or CONVERGENCE_MASTER_KEY (32 random bytes, base64: openssl rand -base64 32) to encrypt provider credentials');
+  }
+  if (c.previousMasterKeys.length > 0 && c.masterKey === undefined) {
+    throw new ConfigError('CONVERGENCE_PREVIOUS_MASTER_KEYS is only meaningful with CONVERGENCE_MASTER_KEY (the new key)');
   }
   if (c.warehouse === 'bigquery' && c.gcpProjectId === undefined) {
     throw new ConfigError('WAREHOUSE=bigquery requires GCP_PROJECT_ID');

@@ -4,6 +4,10 @@ import type {
   ApiKeyRecord,
   AuditEntry,
   DqResultRecord,
+  IntegrationRecord,
+  PriceOverrideRecord,
+  Provider,
+  ValidationStatus,
   PipelineConfigRecord,
   QueueCandidate,
   QueueItem,
@@ -148,6 +152,23 @@ export interface ScheduleRepository {
   advance(scheduleId: string, expectedNext: Date, next: Date | null, lastRun: Date | null, now: Date): Promise<boolean>;
 }
 
+export interface IntegrationRepository {
+  get(orgSlug: string, provider: Provider): Promise<IntegrationRecord | undefined>;
+  list(orgSlug: string): Promise<IntegrationRecord[]>;
+  /** Stores the org's credential for the provider, replacing any earlier one. */
+  replace(record: IntegrationRecord): Promise<void>;
+  /** False when the credential is gone (deleted or replaced meanwhile). */
+  recordValidation(credentialId: string, v: { status: ValidationStatus; at: Date; error: string | null }): Promise<boolean>;
+  delete(orgSlug: string, provider: Provider): Promise<boolean>;
+  /** Envelopes of every org, in credential-id order after `afterId` (key rotation). */
+  listForRewrap(limit: number, afterId: string): Promise<Pick<IntegrationRecord, 'credential_id' | 'org_slug' | 'provider' | 'encrypted_credential' | 'key_version'>[]>;
+  /** Swaps the envelope only if it still is `expected`; false when the credential changed meanwhile. */
+  replaceEnvelope(credentialId: string, expected: string, next: { envelope: string; keyVersion: string }): Promise<boolean>;
+  listPrices(orgSlug: string, provider: Provider): Promise<PriceOverrideRecord[]>;
+  /** Replaces the org's whole price list for the provider. */
+  replacePrices(orgSlug: string, provider: Provider, prices: readonly PriceOverrideRecord[]): Promise<void>;
+}
+
 export interface Repositories {
   readonly orgs: OrgRepository;
   readonly apiKeys: ApiKeyRepository;
@@ -156,6 +177,7 @@ export interface Repositories {
   readonly configs: PipelineConfigRepository;
   readonly queue: QueueRepository;
   readonly schedules: ScheduleRepository;
+  readonly integrations: IntegrationRepository;
 }
 
 export interface CentralSchemaOptions {

@@ -213,3 +213,40 @@ export interface ScheduleRecord {
   readonly created_at: Date;
   readonly updated_at: Date;
 }
+
+export const PROVIDERS = ['gcp', 'openai', 'anthropic', 'deepseek'] as const;
+export type Provider = (typeof PROVIDERS)[number];
+export const VALIDATION_STATUSES = ['VALID', 'INVALID', 'PENDING', 'UNVERIFIED'] as const;
+export type ValidationStatus = (typeof VALIDATION_STATUSES)[number];
+
+/** One provider credential of an org, envelope-encrypted (the plaintext never reaches the store). */
+export interface IntegrationRecord {
+  readonly credential_id: string;
+  readonly org_slug: string;
+  readonly provider: Provider;
+  readonly credential_name: string | null;
+  /** Versioned envelope (JSON text): wrapped data key, IV, ciphertext, tag. */
+  readonly encrypted_credential: string;
+  readonly key_version: string;
+  readonly fingerprint: string | null;
+  /** Non-secret settings (e.g. billing_export_path). */
+  readonly config: Readonly<Record<string, unknown>> | null;
+  readonly validation_status: ValidationStatus;
+  readonly last_validated_at: Date | null;
+  readonly last_error: string | null;
+  readonly created_at: Date;
+  readonly updated_at: Date;
+}
+
+/** An org's price for one model (USD per 1M tokens, exact decimal text), overriding the defaults. */
+export interface PriceOverrideRecord {
+  readonly org_slug: string;
+  readonly provider: Provider;
+  readonly model: string;
+  readonly input: string;
+  readonly cached_input: string | null;
+  readonly cache_write_5m: string | null;
+  readonly cache_write_1h: string | null;
+  readonly output: string;
+  readonly updated_at: Date;
+}

@@ -17,6 +17,8 @@ export const ERROR_CATALOGUE = {
   INVALID_PARAMETER: { status: 400, title: 'Invalid run parameter' },
   INVALID_PIPELINE: { status: 422, title: 'Invalid pipeline configuration' },
   SQL_NOT_ALLOWED: { status: 422, title: 'SQL refused' },
+  INVALID_CREDENTIAL: { status: 422, title: 'Credential rejected' },
+  INVALID_INTEGRATION_CONFIG: { status: 400, title: 'Invalid integration settings' },
   // 401/403: who is asking
   ROOT_KEY_REQUIRED: { status: 401, title: 'Root key required' },
   INVALID_ROOT_KEY: { status: 401, title: 'Invalid root key' },
@@ -31,6 +33,7 @@ export const ERROR_CATALOGUE = {
   CONFIG_NOT_FOUND: { status: 404, title: 'Pipeline config not found' },
   SCHEDULE_NOT_FOUND: { status: 404, title: 'Schedule not found' },
   BACKFILL_NOT_FOUND: { status: 404, title: 'Backfill not found' },
+  INTEGRATION_NOT_FOUND: { status: 404, title: 'Integration not found' },
   // 409: the state of the system forbids it
   ORG_EXISTS: { status: 409, title: 'Organization already exists' },
   DATASET_NOT_EMPTY: { status: 409, title: 'Dataset already holds data' },
@@ -53,6 +56,7 @@ export const ERROR_CATALOGUE = {
   NOT_READY: { status: 503, title: 'Not ready' },
   WAREHOUSE_UNAVAILABLE: { status: 503, title: 'Warehouse unavailable' },
   CONTROL_STORE_UNAVAILABLE: { status: 503, title: 'Control store unavailable' },
+  PROVIDER_UNAVAILABLE: { status: 503, title: 'Provider unavailable' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

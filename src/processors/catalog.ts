@@ -9,12 +9,19 @@ import { onetimeBootstrapProcessor } from './setup/onetime-bootstrap.js';
 import { organizationsDryrunProcessor } from './setup/organizations-dryrun.js';
 import { organizationsOnboardingProcessor } from './setup/organizations-onboarding.js';
 import type { SetupDeps } from './setup/setup-deps.js';
+import { anthropicCostProcessor, anthropicUsageProcessor } from './anthropic/anthropic-sources.js';
+import { deepSeekBalanceProcessor } from './deepseek/deepseek-balance.js';
+import { focusConvertProcessor } from './focus/focus-convert.js';
+import { billingExtractProcessor } from './gcp/billing-extract.js';
+import { openAiCostProcessor, openAiUsageProcessor } from './openai/openai-sources.js';
+import type { SourceDeps } from './source-deps.js';
 
 /** Every processor, by `ps_type`. New step types are registered here and nowhere else. */
 export interface ProcessorDeps {
   readonly setup: SetupDeps;
   readonly data: DataDeps;
   readonly notify: NotifyDeps;
+  readonly sources: SourceDeps;
 }
 
 export function createProcessorCatalog(deps: ProcessorDeps): ProcessorCatalog {
@@ -24,6 +31,13 @@ export function createProcessorCatalog(deps: ProcessorDeps): ProcessorCatalog {
     organizationsOnboardingProcessor(deps.setup),
     bqEtlProcessor(deps.data),
     dataQualityProcessor(deps.data),
+    billingExtractProcessor(deps.sources),
+    openAiUsageProcessor(deps.sources),
+    openAiCostProcessor(deps.sources),
+    anthropicUsageProcessor(deps.sources),
+    anthropicCostProcessor(deps.sources),
+    deepSeekBalanceProcessor(deps.sources),
+    focusConvertProcessor(deps.data),
     emailNotificationProcessor(deps.notify),
     slackNotificationProcessor(deps.notify),
     webhookProcessor(deps.notify),
@@ -43,5 +57,5 @@ export const PLATFORM_ONLY_PREFIX = 'setup.';
 export function processorCatalogForSchema(): ProcessorCatalog {
   // Factories may keep references to their deps; nothing here ever calls run().
   const unused = {} as never;
-  return createProcessorCatalog({ setup: unused, data: unused, notify: unused });
+  return createProcessorCatalog({ setup: unused, data: unused, notify: unused, sources: unused });
 }

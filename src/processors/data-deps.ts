@@ -1,3 +1,4 @@
+import { Type, type TString } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { ControlStore } from '../control-store/control-store.js';
 import { AppError, errorMessage, isAppError } from '../core/errors.js';
@@ -26,9 +27,9 @@ export function bindParameters(sql: string, ctx: StepContext, extra: Readonly<Re
 }
 
 /** Refusals of SQL are final: retrying will not make the query allowed. */
-export async function checkScope(warehouse: Warehouse, sql: string, dataset: string): Promise<void> {
+export async function checkScope(warehouse: Warehouse, sql: string, dataset: string, relations?: readonly string[]): Promise<void> {
   try {
-    await warehouse.checkQueryScope(sql, dataset);
+    await warehouse.checkQueryScope(sql, dataset, relations === undefined ? undefined : { relations });
   } catch (e) {
     if (isAppError(e) && e.code === 'SQL_NOT_ALLOWED') throw new StepError(`SQL refused: ${e.message}`);
     throw e;
@@ -48,4 +49,14 @@ export function asStepError(e: unknown): unknown {
   if (isAppError(e) && e.status < 500) return new StepError(e.message, { cause: e });
   if (e instanceof AppError) return e;
   return e instanceof Error ? e : new Error(errorMessage(e));
+}
+
+/** Config key holding the day a step loads: `{date}` (the run date) unless set; checked when the step runs. */
+export const DayOption = (description = 'UTC day (default: the run date)'): TString => Type.String({ default: '{date}', minLength: 1, maxLength: 40, description });
+
+/** The rendered day of a DayOption, or a StepError naming it. */
+export function dayOf(value: string): string {
+  const ok = /^\d{4}-\d{2}-\d{2}$/.test(value) && new Date(`${value}T00:00:00Z`).toISOString().slice(0, 10) === value;
+  if (!ok) throw new StepError(`date "${value.slice(0, 40)}" is not a day (YYYY-MM-DD)`);
+  return value;
 }

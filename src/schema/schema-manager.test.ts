@@ -210,7 +210,7 @@ describe('SqlSchemaManager (DuckDB)', () => {
 
   it('the bootstrap schemas are created, then found existing with no mismatches', async () => {
     const tables: TableSchema[] = loadTableSchemaDir(path.join(REPO_ROOT, 'configs', 'setup', 'bootstrap', 'schemas'));
-    expect(tables).toHaveLength(12);
+    expect(tables).toHaveLength(13);
     await manager.createSchema('organizations');
     const first = await manager.ensureTables('organizations', tables);
     expect(first.map((r) => r.action)).toEqual(Array(12).fill('created'));

@@ -1,6 +1,6 @@
 import type { Row, SqlValue } from '../core/sql.js';
 import type { TableReport } from '../schema/schema-manager.js';
-import type { TableSchema } from '../schema/table-schema.js';
+import type { FieldSchema, TableSchema } from '../schema/table-schema.js';
 
 /**
  * The warehouse port: datasets (one per org plus the central one), tables from JSON schemas,
@@ -32,8 +32,30 @@ export interface WriteRequest {
   readonly disposition: WriteDisposition;
   /** Used to create the table when it does not exist (and to add new columns when it does). */
   readonly schema?: TableSchema;
-  /** For WRITE_PARTITION: the DATE column and the day being replaced; rows for any other day are refused. */
-  readonly partition?: { readonly field: string; readonly value: string };
+  /**
+   * For WRITE_PARTITION: the DATE column and the day being replaced; rows for any other day are
+   * refused. `keys` narrows the slice further (e.g. one provider's day of a shared table): only
+   * rows with these column values are replaced, and the result may hold no others.
+   */
+  readonly partition?: { readonly field: string; readonly value: string; readonly keys?: Readonly<Record<string, string>> };
+  /**
+   * Files the query reads as named relations (`SELECT … FROM export`), e.g. billing export files
+   * under IMPORT_DIR. Supplied by processors, never by an org's SQL, which cannot name files.
+   */
+  readonly sources?: Readonly<Record<string, FileSource>>;
+}
+
+/** Export files with the columns they hold (BigQuery schema form, nested records included). */
+export interface FileSource {
+  readonly files: readonly { readonly path: string; readonly format: 'ndjson' | 'parquet' }[];
+  readonly columns: readonly FieldSchema[];
+}
+
+/** Rows built by a processor (e.g. from a provider API), written like a query result. */
+export interface RowsWriteRequest extends Omit<WriteRequest, 'query' | 'sources' | 'schema'> {
+  readonly schema: TableSchema;
+  /** Values by column name; missing columns are NULL. Decimals as exact text. */
+  readonly rows: readonly Readonly<Record<string, unknown>>[];
 }
 
 export interface WriteResult {
@@ -66,11 +88,14 @@ export interface Warehouse {
   runQuery<T extends Row = Row>(sql: string, opts?: QueryOptions): Promise<T[]>;
   /** Runs `req.query` and writes its rows per `req.disposition`; all or nothing. */
   writeQueryResult(req: WriteRequest, opts?: QueryOptions): Promise<WriteResult>;
+  /** Writes `req.rows` per `req.disposition`; all or nothing, like writeQueryResult. */
+  writeRows(req: RowsWriteRequest, opts?: Pick<QueryOptions, 'signal'>): Promise<WriteResult>;
   /**
    * Refuses (SQL_NOT_ALLOWED) a query that is not a single SELECT or that reaches outside
-   * `dataset`: other datasets, the central tables, files, catalogs, system functions.
+   * `dataset`: other datasets, the central tables, files, catalogs, system functions. Names in
+   * `relations` are allowed as the relations a processor will supply (WriteRequest.sources).
    */
-  checkQueryScope(sql: string, dataset: string): Promise<void>;
+  checkQueryScope(sql: string, dataset: string, opts?: { relations?: readonly string[] }): Promise<void>;
   /** The engine's quoted form of an identifier and of a table reference. */
   quoteIdentifier(name: string): string;
   tableReference(dataset: string, table: string): string;

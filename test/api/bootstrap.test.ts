@@ -20,7 +20,7 @@ const count = async (r: TestRuntime, table: string): Promise<number> =>
   Number((await r.warehouse.query<{ n: number }>(`SELECT count(*) AS n FROM organizations.${table}`))[0]?.n);
 
 describe('POST /api/v1/admin/bootstrap', () => {
-  it('creates the central dataset and all twelve tables, then is idempotent', async () => {
+  it('creates the central dataset and all thirteen tables, then is idempotent', async () => {
     rt = await startRuntime();
     const first = await rt.root('POST', '/api/v1/admin/bootstrap', { force_recreate_dataset: false });
     expect(first.statusCode, first.body).toBe(200);
@@ -67,7 +67,7 @@ describe('POST /api/v1/admin/bootstrap', () => {
     const res = await rt.root('POST', '/api/v1/admin/bootstrap', { force_recreate_dataset: true });
     expect(res.statusCode, res.body).toBe(200);
     expect(res.json()).toMatchObject({ dataset_recreated: true });
-    expect(res.json().tables_created).toHaveLength(12);
+    expect(res.json().tables_created).toHaveLength(13);
     expect(await count(rt, 'org_profiles')).toBe(0);
   });
 

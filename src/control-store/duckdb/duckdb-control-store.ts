@@ -18,10 +18,11 @@ export class DuckDbControlStore implements ControlStore {
   readonly configs: Repositories['configs'];
   readonly queue: Repositories['queue'];
   readonly schedules: Repositories['schedules'];
+  readonly integrations: Repositories['integrations'];
   private readonly schema: SqlSchemaManager;
 
   private constructor(private readonly session: DuckDbSession) {
-    ({ orgs: this.orgs, apiKeys: this.apiKeys, audit: this.audit, runs: this.runs, configs: this.configs, queue: this.queue, schedules: this.schedules } = sqlRepositories(withDuckDbErrors(session)));
+    ({ orgs: this.orgs, apiKeys: this.apiKeys, audit: this.audit, runs: this.runs, configs: this.configs, queue: this.queue, schedules: this.schedules, integrations: this.integrations } = sqlRepositories(withDuckDbErrors(session)));
     this.schema = new SqlSchemaManager(session, 'duckdb');
   }
 

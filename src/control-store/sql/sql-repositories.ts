@@ -2,6 +2,7 @@ import type { SqlExecutor } from '../../core/sql.js';
 import type { Repositories } from '../control-store.js';
 import { sqlApiKeyRepository } from './api-key-repository.js';
 import { sqlAuditRepository } from './audit-repository.js';
+import { sqlIntegrationRepository } from './integration-repository.js';
 import { sqlOrgRepository } from './org-repository.js';
 import { sqlPipelineConfigRepository } from './pipeline-config-repository.js';
 import { sqlQueueRepository } from './queue-repository.js';
@@ -18,5 +19,6 @@ export function sqlRepositories(db: SqlExecutor): Repositories {
     configs: sqlPipelineConfigRepository(db),
     queue: sqlQueueRepository(db),
     schedules: sqlScheduleRepository(db),
+    integrations: sqlIntegrationRepository(db),
   };
 }

@@ -9,6 +9,7 @@ export const T = {
   subscriptions: q('org_subscriptions'),
   usage: q('org_usage_quotas'),
   credentials: q('org_integration_credentials'),
+  prices: q('org_price_overrides'),
   pipelineConfigs: q('org_pipeline_configs'),
   schedules: q('org_scheduled_pipeline_runs'),
   queue: q('org_pipeline_execution_queue'),
@@ -18,7 +19,7 @@ export const T = {
   audit: q('org_audit_logs'),
   /** Purge order: dependants before the profile. Audit rows stay: they record the purge itself. */
   get everyOrgTable(): readonly string[] {
-    return [this.queue, this.schedules, this.pipelineConfigs, this.credentials, this.dq, this.steps, this.runs, this.usage, this.apiKeys, this.subscriptions, this.profiles];
+    return [this.queue, this.schedules, this.pipelineConfigs, this.credentials, this.prices, this.dq, this.steps, this.runs, this.usage, this.apiKeys, this.subscriptions, this.profiles];
   },
 } as const;
 

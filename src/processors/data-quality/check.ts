@@ -6,6 +6,7 @@ import type { SqlValue } from '../../core/sql.js';
 import { defineProcessor, SqlText, StepError, type Processor, type StepContext } from '../../pipeline/processor.js';
 import { DURATION_PATTERN } from '../../pipeline/spec-document.js';
 import type { DqResultRecord } from '../../control-store/records.js';
+import { decimalEquals } from '../../core/money.js';
 import { asStepError, bindParameters, checkScope, ownTable, type DataDeps } from '../data-deps.js';
 
 /**
@@ -32,6 +33,33 @@ const Check = Type.Union([
   Type.Object({ ...base, type: Type.Literal('row_count'), min: Type.Optional(Type.Integer({ minimum: 0 })), max: Type.Optional(Type.Integer({ minimum: 0 })) }, { additionalProperties: false }),
   Type.Object({ ...base, type: Type.Literal('freshness'), column: Type.String({ pattern: COLUMN }), max_age: Type.String({ pattern: DURATION_PATTERN }) }, { additionalProperties: false }),
   Type.Object({ ...base, type: Type.Literal('expression'), expression: SqlText({ minLength: 1, maxLength: 5000, description: 'Must hold for every row.' }) }, { additionalProperties: false }),
+  Type.Object(
+    {
+      ...base,
+      type: Type.Literal('reconciliation'),
+      expression: SqlText({ minLength: 1, maxLength: 2000, description: 'Aggregate over the checked rows, e.g. SUM(BilledCost)' }),
+      group_by: Type.Optional(Type.String({ pattern: COLUMN, description: 'Compare per value of this column (e.g. the currency)' })),
+      compare_to: Type.Union([
+        Type.Object(
+          {
+            table: SqlText({ minLength: 1, maxLength: 300 }),
+            expression: SqlText({ minLength: 1, maxLength: 2000 }),
+            where: Type.Optional(SqlText({ maxLength: 5000 })),
+            group_by: Type.Optional(Type.String({ pattern: COLUMN })),
+          },
+          { additionalProperties: false },
+        ),
+        Type.Object(
+          {
+            step: Type.String({ pattern: '^[A-Za-z0-9_-]{1,100}$', description: 'An earlier step (listed in depends_on)' }),
+            output: Type.String({ pattern: '^[A-Za-z0-9_]{1,100}$', description: 'Its output: a total, or totals by group' }),
+          },
+          { additionalProperties: false },
+        ),
+      ], { description: 'The other side: another table of the org, or totals an earlier step reported (e.g. the provider API)' }),
+    },
+    { additionalProperties: false },
+  ),
 ]);
 type CheckSpec = Static<typeof Check>;
 
@@ -100,6 +128,32 @@ export function dataQualityProcessor(deps: DataDeps): Processor {
         const age = latest === undefined ? undefined : deps.now().getTime() - latest.getTime();
         return { passed: age !== undefined && age <= maxAge, observed: latest === undefined ? 'no rows' : latest.toISOString(), expected: `newer than ${c.max_age}`, rowCount: num(r.n), failedRows: null };
       }
+      case 'reconciliation': {
+        const totals = async (tableRef: string, expression: string, filters: string, groupBy: string | undefined): Promise<{ totals: Map<string, string>; n: number }> => {
+          const g = groupBy === undefined ? `''` : `CAST(${w.quoteIdentifier(groupBy)} AS VARCHAR)`;
+          await checkScope(w, `SELECT ${expression} AS x FROM ${tableRef}${filters}`, ctx.dataset);
+          const rows = await w.runQuery<{ g: string | null; total: string | null; n: unknown }>(
+            `SELECT ${g} AS g, CAST(${expression} AS VARCHAR) AS total, COUNT(*) AS n FROM ${tableRef}${filters} GROUP BY 1`,
+            { params: bindParameters(`${expression} ${filters}`, ctx), defaultDataset: ctx.dataset, signal: ctx.signal },
+          );
+          return { totals: new Map(rows.map((r) => [r.g ?? '', r.total ?? '0'])), n: rows.reduce((a, r) => a + num(r.n), 0) };
+        };
+        const left = await totals(from, c.expression, whereSql, c.group_by);
+        let right: Map<string, string>;
+        if ('step' in c.compare_to) {
+          const value = ctx.outputs.get(c.compare_to.step)?.[c.compare_to.output];
+          if (value === undefined) throw new StepError(`reconciliation ${c.name}: step ${c.compare_to.step} has no output ${c.compare_to.output} (is it in depends_on?)`);
+          right = new Map(typeof value === 'object' && value !== null ? Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, String(v)]) : [['', String(value)]]);
+        } else {
+          const other = c.compare_to;
+          const otherTable = w.tableReference(ctx.dataset, ownTable(other.table, ctx.dataset));
+          right = (await totals(otherTable, other.expression, other.where === undefined || other.where === '' ? '' : ` WHERE (${other.where})`, other.group_by)).totals;
+        }
+        const groups = [...new Set([...left.totals.keys(), ...right.keys()])].sort();
+        const differing = groups.filter((k) => !decimalEquals(left.totals.get(k) ?? '0', right.get(k) ?? '0'));
+        const show = (m: Map<string, string>): string => groups.map((k) => `${k === '' ? '' : `${k} `}${m.get(k) ?? '0'}`).join(', ') || '0';
+        return { passed: differing.length === 0, observed: show(left.totals), expected: show(right), rowCount: left.n, failedRows: differing.length };
+      }
       case 'expression': {
         const r = await run(`SELECT COUNT(*) AS n, SUM(CASE WHEN (${c.expression}) THEN 0 ELSE 1 END) AS bad FROM ${from}${whereSql}`);
         return { passed: num(r.bad) === 0, observed: `${num(r.bad)} rows violate it`, expected: c.expression, rowCount: num(r.n), failedRows: num(r.bad) };
@@ -109,7 +163,7 @@ export function dataQualityProcessor(deps: DataDeps): Processor {
 
   return defineProcessor({
     psType: 'data_quality.check',
-    description: 'Check expectations (not_null, unique, accepted_values, row_count, freshness, expression) over a table; error-severity failures fail the run.',
+    description: 'Check expectations (not_null, unique, accepted_values, row_count, freshness, expression, reconciliation) over a table; error-severity failures fail the run.',
     configSchema: Config,
     async preflight(ctx, config) {
       ownTable(config.table, ctx.dataset);

@@ -1,8 +1,6 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import { defineProcessor, SqlText, StepError, type Processor } from '../../pipeline/processor.js';
-import { loadTableSchemaFile, type TableSchema } from '../../schema/table-schema.js';
+import { SchemaFiles, SchemaFileOption } from '../schema-files.js';
 import { WRITE_DISPOSITIONS } from '../../warehouse/warehouse.js';
 import { asStepError, bindParameters, checkScope, ownTable, type DataDeps } from '../data-deps.js';
 
@@ -21,7 +19,7 @@ const Config = Type.Object(
         write_disposition: Type.Union(WRITE_DISPOSITIONS.map((d) => Type.Literal(d)), { default: 'WRITE_TRUNCATE' }),
         partition_field: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$', default: 'usage_date', description: 'DATE column replaced by WRITE_PARTITION' }),
         partition_value: SqlText({ default: '{date}', description: 'Day replaced by WRITE_PARTITION (default: the run date)' }),
-        schema: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_./-]+\\.json$', description: 'JSON table schema, relative to configs/ (or to the pipeline file with ./)' })),
+        schema: Type.Optional(SchemaFileOption()),
       },
       { additionalProperties: false },
     ),
@@ -30,36 +28,14 @@ const Config = Type.Object(
 );
 
 export function bqEtlProcessor(deps: DataDeps): Processor {
-  const schemas = new Map<string, TableSchema>();
-  const schemaFile = (file: string, pipelineDir: string, configsDir: string): string => {
-    const base = file.startsWith('./') ? pipelineDir : configsDir;
-    const resolved = path.resolve(base, file);
-    if (!resolved.startsWith(path.resolve(configsDir) + path.sep)) throw new StepError(`schema ${file} is outside configs/`);
-    return resolved;
-  };
-  const loadSchema = (file: string): TableSchema => {
-    let s = schemas.get(file);
-    if (s === undefined) {
-      s = loadTableSchemaFile(file);
-      schemas.set(file, s);
-    }
-    return s;
-  };
+  const schemas = new SchemaFiles();
 
   return defineProcessor({
     psType: 'gcp.bq_etl',
     description: 'Run a query and write the result to a table of the org (truncate, append, empty-only or partition replace).',
     configSchema: Config,
     checkConfig(config, ctx) {
-      if (config.destination.schema === undefined) return undefined;
-      try {
-        const file = schemaFile(config.destination.schema, ctx.pipelineDir, ctx.configsDir);
-        if (!fs.existsSync(file)) return `destination.schema: file ${config.destination.schema} does not exist`;
-        loadSchema(file);
-      } catch (e) {
-        return `destination.schema: ${(e as Error).message}`;
-      }
-      return undefined;
+      return schemas.check(config.destination.schema, 'destination.schema', ctx);
     },
     async preflight(ctx, config) {
       ownTable(config.destination.table, ctx.dataset);
@@ -71,7 +47,7 @@ export function bqEtlProcessor(deps: DataDeps): Processor {
       const query = config.source.query;
       await checkScope(deps.warehouse, query, ctx.dataset);
       const d = config.destination;
-      const schema = d.schema === undefined ? undefined : loadSchema(schemaFile(d.schema, ctx.pipelineDir, ctx.configsDir));
+      const schema = d.schema === undefined ? undefined : schemas.load(d.schema, ctx);
       try {
         const result = await deps.warehouse.writeQueryResult(
           {

@@ -2,9 +2,10 @@ import { AppError } from '../../core/errors.js';
 import { rewriteNamedParameters } from '../../core/sql-lexer.js';
 import type { Row, SqlValue } from '../../core/sql.js';
 import type { DuckDbDatabase, DuckDbSession } from '../../duckdb/duckdb-database.js';
-import { qualifiedName, quoteIdent } from '../../schema/ddl.js';
+import { columnType, qualifiedName, quoteIdent } from '../../schema/ddl.js';
 import { SqlSchemaManager } from '../../schema/schema-manager.js';
-import { TABLE_REFERENCE, type QueryOptions, type Warehouse, type WriteRequest, type WriteResult } from '../warehouse.js';
+import { TABLE_REFERENCE, type QueryOptions, type RowsWriteRequest, type Warehouse, type WriteRequest, type WriteResult } from '../warehouse.js';
+import { withSources } from './duckdb-file-sources.js';
 import { footprintOf, scopeProblems } from './duckdb-query-scope.js';
 
 /**
@@ -79,7 +80,7 @@ export class DuckDbWarehouse implements Warehouse {
 
   async writeQueryResult(req: WriteRequest, opts: QueryOptions = {}): Promise<WriteResult> {
     const target = qualifiedName('duckdb', { dataset: req.dataset, table: req.table });
-    const [query, params] = named(req.query, opts.params ?? {});
+    const [query, params] = named(withSources(req.query, req.sources ?? {}), opts.params ?? {});
     let createdFromResult = false;
     try {
       return await this.withSession(opts, async (s) => {
@@ -142,13 +143,18 @@ export class DuckDbWarehouse implements Warehouse {
           const p = req.partition;
           if (p === undefined) throw new AppError('VALIDATION_FAILED', 'WRITE_PARTITION needs a partition field and value');
           const field = quoteIdent('duckdb', p.field);
-          // Staged so that a row for another day is refused before anything is replaced.
+          const keys = Object.entries(p.keys ?? {});
+          // The slice replaced: the day, narrowed by the key columns ($2, $3, … hold their values).
+          const slice = [`${field} = CAST($1 AS DATE)`, ...keys.map(([k], i) => `${quoteIdent('duckdb', k)} = $${i + 2}`)].join(' AND ');
+          const sliceParams = [p.value, ...keys.map(([, v]) => v)];
+          // Staged so that a row outside the slice is refused before anything is replaced.
           await tx.execute(`CREATE OR REPLACE TEMP TABLE _convergence_stage AS SELECT * FROM (${query})`, params as never);
-          const [bad] = await tx.query<{ n: number }>(`SELECT count(*)::BIGINT AS n FROM _convergence_stage WHERE ${field} IS DISTINCT FROM CAST($1 AS DATE)`, [p.value]);
+          const [bad] = await tx.query<{ n: number }>(`SELECT count(*)::BIGINT AS n FROM _convergence_stage WHERE (${slice}) IS NOT TRUE`, sliceParams);
           if ((bad?.n ?? 0) > 0) {
-            throw new AppError('VALIDATION_FAILED', `WRITE_PARTITION ${p.field}=${p.value}: ${bad?.n} rows of the result belong to other days (or have no ${p.field})`);
+            const what = [`${p.field}=${p.value}`, ...keys.map(([k, v]) => `${k}=${v}`)].join(', ');
+            throw new AppError('VALIDATION_FAILED', `WRITE_PARTITION ${what}: ${bad?.n} rows of the result belong to other days or keys (or have no ${p.field})`);
           }
-          rowsReplaced = await tx.execute(`DELETE FROM ${target} WHERE ${field} = CAST($1 AS DATE)`, [p.value]);
+          rowsReplaced = await tx.execute(`DELETE FROM ${target} WHERE ${slice}`, sliceParams);
           source = '_convergence_stage';
           break;
         }
@@ -160,7 +166,17 @@ export class DuckDbWarehouse implements Warehouse {
     });
   }
 
-  async checkQueryScope(sql: string, dataset: string): Promise<void> {
+  writeRows(req: RowsWriteRequest, opts: Pick<QueryOptions, 'signal'> = {}): Promise<WriteResult> {
+    // One statement for the whole batch: the rows travel as one JSON parameter and are cast to
+    // the table's row type, so values are never spliced into SQL and a bad value fails the write.
+    const rowType = `STRUCT(${req.schema.fields.map((f) => `${quoteIdent('duckdb', f.name)} ${columnType('duckdb', f)}`).join(', ')})[]`;
+    const names = req.schema.fields.map((f) => f.name);
+    const rows = req.rows.map((r) => Object.fromEntries(names.map((n) => [n, r[n] ?? null])));
+    const query = `SELECT r.* FROM (SELECT unnest(CAST(@convergence_rows::JSON AS ${rowType})) AS r)`;
+    return this.writeQueryResult({ ...req, query }, { params: { convergence_rows: JSON.stringify(rows, jsonValue) }, signal: opts.signal });
+  }
+
+  async checkQueryScope(sql: string, dataset: string, opts: { relations?: readonly string[] } = {}): Promise<void> {
     const [text] = named(sql, undefined);
     const [row] = await this.session.query<{ j: string }>('SELECT json_serialize_sql($1::VARCHAR) AS j', [text]);
     const parsed = JSON.parse(row?.j ?? '{}') as { error?: boolean; error_message?: string; statements?: unknown[] };
@@ -169,7 +185,9 @@ export class DuckDbWarehouse implements Warehouse {
       throw new AppError('SQL_NOT_ALLOWED', why);
     }
     if ((parsed.statements ?? []).length !== 1) throw new AppError('SQL_NOT_ALLOWED', 'only a single SELECT statement is allowed');
-    const footprint = footprintOf(parsed as never);
+    const parsedFootprint = footprintOf(parsed as never);
+    // Relations the processor supplies behave as CTEs of the query (and may not shadow system names either).
+    const footprint = { ...parsedFootprint, cteNames: new Set([...parsedFootprint.cteNames, ...(opts.relations ?? []).map((r) => r.toLowerCase())]) };
     // Only unqualified names that are not CTEs need the dataset's table list.
     const needsTables = footprint.tables.some((t) => t.schema === '' && t.catalog === '' && !footprint.cteNames.has(t.table));
     const problems = scopeProblems(
@@ -245,6 +263,11 @@ export class DuckDbWarehouse implements Warehouse {
 function withoutCatalogHints(e: unknown): never {
   if (e instanceof Error) e.message = e.message.replace(/\s*Did you mean "[^"]*"\??/g, '');
   throw e;
+}
+
+/** Dates as ISO text and bigints as digits: what the JSON-to-row cast reads. */
+function jsonValue(_key: string, v: unknown): unknown {
+  return typeof v === 'bigint' ? v.toString() : v;
 }
 
 /** `@name` → DuckDB's `$name`, with only the parameters the text uses (DuckDB refuses extras). */

@@ -1,0 +1,106 @@
+import { ProviderError } from './provider-http.js';
+
+/**
+ * Defensive reading of provider JSON: fields get added over time (ignored), optional fields may be
+ * missing (defaults), and a required field of the wrong type is a clear `bad_response` error
+ * naming the field — never an undefined deep inside a pipeline.
+ */
+export class ResponseReader {
+  constructor(
+    private readonly provider: string,
+    private readonly where: string,
+  ) {}
+
+  fail(path: string, what: string): never {
+    throw new ProviderError(this.provider, 'bad_response', `${this.where}: ${path} ${what}`);
+  }
+
+  object(value: unknown, path: string): Record<string, unknown> {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) this.fail(path, 'is not an object');
+    return value as Record<string, unknown>;
+  }
+
+  array(value: unknown, path: string): unknown[] {
+    if (!Array.isArray(value)) this.fail(path, 'is not an array');
+    return value;
+  }
+
+  /** A non-negative integer count; missing or null counts as 0 (older API versions omit fields). */
+  count(obj: Record<string, unknown>, key: string, path: string): number {
+    const v = obj[key];
+    if (v === undefined || v === null) return 0;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) this.fail(`${path}.${key}`, `is not a count (${JSON.stringify(v)?.slice(0, 40)})`);
+    return v;
+  }
+
+  optionalString(obj: Record<string, unknown>, key: string, path: string): string | null {
+    const v = obj[key];
+    if (v === undefined || v === null) return null;
+    if (typeof v !== 'string') this.fail(`${path}.${key}`, 'is not a string');
+    return v;
+  }
+
+  string(obj: Record<string, unknown>, key: string, path: string): string {
+    const v = obj[key];
+    if (typeof v !== 'string') this.fail(`${path}.${key}`, 'is missing or not a string');
+    return v;
+  }
+
+  optionalBoolean(obj: Record<string, unknown>, key: string, path: string): boolean | null {
+    const v = obj[key];
+    if (v === undefined || v === null) return null;
+    if (typeof v !== 'boolean') this.fail(`${path}.${key}`, 'is not a boolean');
+    return v;
+  }
+
+  /** Unix seconds → Date. */
+  unixTime(obj: Record<string, unknown>, key: string, path: string): Date {
+    const v = obj[key];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) this.fail(`${path}.${key}`, 'is not a unix time');
+    return new Date(v * 1000);
+  }
+
+  isoTime(obj: Record<string, unknown>, key: string, path: string): Date {
+    const v = obj[key];
+    const t = typeof v === 'string' ? Date.parse(v) : NaN;
+    if (Number.isNaN(t)) this.fail(`${path}.${key}`, 'is not an RFC 3339 time');
+    return new Date(t);
+  }
+}
+
+/** A page of a cursor-paginated report. */
+export interface Page<T> {
+  readonly items: readonly T[];
+  readonly hasMore: boolean;
+  readonly nextPage: string | null;
+}
+
+/** Longest walk through one report: a day of daily buckets is one or two pages. */
+export const MAX_PAGES = 200;
+
+/**
+ * Follows `next_page` while `has_more`; bounded, and refuses a cursor that repeats, so a provider
+ * paginating forever fails the step instead of looping.
+ */
+export async function collectPages<T>(provider: string, what: string, fetchPage: (cursor: string | undefined) => Promise<Page<T>>, maxPages = MAX_PAGES): Promise<T[]> {
+  const items: T[] = [];
+  const seen = new Set<string>();
+  let cursor: string | undefined;
+  for (let page = 1; ; page++) {
+    const p = await fetchPage(cursor);
+    items.push(...p.items);
+    if (!p.hasMore) return items;
+    if (p.nextPage === null || p.nextPage === '') throw new ProviderError(provider, 'bad_response', `${what}: has_more is true but next_page is empty`);
+    if (seen.has(p.nextPage)) throw new ProviderError(provider, 'bad_response', `${what}: next_page repeats a cursor already followed`);
+    if (page >= maxPages) throw new ProviderError(provider, 'bad_response', `${what}: still has_more after ${maxPages} pages; stopped`);
+    seen.add(p.nextPage);
+    cursor = p.nextPage;
+  }
+}
+
+/** [day 00:00Z, next day 00:00Z) of a YYYY-MM-DD date. */
+export function dayWindow(day: string): { start: Date; end: Date } {
+  const start = new Date(`${day}T00:00:00.000Z`);
+  if (Number.isNaN(start.getTime()) || start.toISOString().slice(0, 10) !== day) throw new Error(`not a date: ${day}`);
+  return { start, end: new Date(start.getTime() + 86_400_000) };
+}
