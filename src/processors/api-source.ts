@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { Provider } from '../control-store/records.js';
-import { defineProcessor, SqlText, StepError, type Processor, type StepContext } from '../pipeline/processor.js';
+import { defineProcessor, SqlText, type Processor, type StepContext } from '../pipeline/processor.js';
 import { DayOption, dayOf, ownTable } from './data-deps.js';
 import { SchemaFileOption, SchemaFiles } from './schema-files.js';
 import { providerStepError, type SourceDeps } from './source-deps.js';

@@ -153,7 +153,7 @@ function providerMessage(text: string): string {
  */
 export function scrub(text: string, secret: string): string {
   let out = secret.length >= 4 ? text.split(secret).join('[credential]') : text;
-  out = out.replace(/\b(sk|key|pk|rk)[-_][A-Za-z0-9_*.\-]{4,}/gi, '[key]');
+  out = out.replace(/\b(sk|key|pk|rk)[-_][A-Za-z0-9_*.-]{4,}/gi, '[key]');
   return out;
 }
 

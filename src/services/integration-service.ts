@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { ControlStore } from '../control-store/control-store.js';
-import type { IntegrationRecord, Provider, ValidationStatus } from '../control-store/records.js';
+import { PROVIDERS, type IntegrationRecord, type Provider, type ValidationStatus } from '../control-store/records.js';
+
+export { PROVIDERS };
 import { AppError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { credentialFingerprint, decryptSecret, encryptSecret, type CredentialBinding } from '../crypto/envelope.js';

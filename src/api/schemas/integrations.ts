@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { PROVIDERS } from '../../control-store/records.js';
+import { PROVIDERS } from '../../services/integration-service.js';
 
 export const ProviderParams = Type.Object(
   {

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { defineProcessor, SqlText, StepError, type Processor } from '../../pipeline/processor.js';
+import { defineProcessor, SqlText, type Processor } from '../../pipeline/processor.js';
 import { SchemaFiles, SchemaFileOption } from '../schema-files.js';
 import { WRITE_DISPOSITIONS } from '../../warehouse/warehouse.js';
 import { asStepError, bindParameters, checkScope, ownTable, type DataDeps } from '../data-deps.js';
