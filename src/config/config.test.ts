@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from './config.js';
 
 const CWD = path.resolve('/srv/convergence');
 const KEY_32 = 'k'.repeat(32);
+const MASTER = Buffer.alloc(32, 7).toString('base64');
 const load = (env: Record<string, string | undefined>, cwd = CWD) => loadConfig(env, cwd);
 
 /** Runs loadConfig and returns the ConfigError it throws (fails the test if it does not throw one). */
@@ -86,11 +87,11 @@ describe('paths', () => {
 
 describe('environment-dependent defaults', () => {
   it('production: host 0.0.0.0, API docs off unless enabled', () => {
-    const c = load({ ENVIRONMENT: 'production', CA_ROOT_API_KEY: KEY_32 });
+    const c = load({ ENVIRONMENT: 'production', CA_ROOT_API_KEY: KEY_32, CONVERGENCE_MASTER_KEY: MASTER });
     expect(c.environment).toBe('production');
     expect(c.host).toBe('0.0.0.0');
     expect(c.enableApiDocs).toBe(false);
-    expect(load({ ENVIRONMENT: 'production', CA_ROOT_API_KEY: KEY_32, ENABLE_API_DOCS: 'true' }).enableApiDocs).toBe(true);
+    expect(load({ ENVIRONMENT: 'production', CA_ROOT_API_KEY: KEY_32, CONVERGENCE_MASTER_KEY: MASTER, ENABLE_API_DOCS: 'true' }).enableApiDocs).toBe(true);
   });
 
   it('staging: host 0.0.0.0, API docs on by default', () => {
@@ -170,8 +171,16 @@ describe('startup rules', () => {
     expect(configError({ ENVIRONMENT: environment, CA_ROOT_API_KEY: 'k'.repeat(31) }).message).toMatch(/at least 32/);
     // Surrounding whitespace does not count.
     expect(configError({ ENVIRONMENT: environment, CA_ROOT_API_KEY: ` ${'k'.repeat(31)} ` }).message).toMatch(/at least 32/);
-    const c = load({ ENVIRONMENT: environment, CA_ROOT_API_KEY: KEY_32 });
+    const c = load({ ENVIRONMENT: environment, CA_ROOT_API_KEY: KEY_32, CONVERGENCE_MASTER_KEY: MASTER });
     expect(c.rootApiKey).toBe(KEY_32);
+  });
+
+  it('production requires a key-encryption key for credentials (KMS or a master key)', () => {
+    expect(configError({ ENVIRONMENT: 'production', CA_ROOT_API_KEY: KEY_32 }).message).toMatch(/KMS_KEY_NAME or CONVERGENCE_MASTER_KEY/);
+    expect(load({ ENVIRONMENT: 'production', CA_ROOT_API_KEY: KEY_32, KMS_KEY_NAME: 'projects/p/locations/l/keyRings/r/cryptoKeys/k' }).kmsKeyName).toMatch(/cryptoKeys/);
+    // Staging may use the generated key file.
+    expect(load({ ENVIRONMENT: 'staging', CA_ROOT_API_KEY: KEY_32 }).masterKey).toBeUndefined();
+    expect(configError({ CONVERGENCE_PREVIOUS_MASTER_KEYS: MASTER }).message).toMatch(/only meaningful with CONVERGENCE_MASTER_KEY/);
   });
 
   it('development accepts a short root key or none', () => {

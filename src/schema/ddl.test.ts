@@ -282,7 +282,7 @@ describe('createTableStatements: representative schema', () => {
 describe('bootstrap schemas (configs/setup/bootstrap/schemas)', () => {
   const tables = loadTableSchemaDir(BOOTSTRAP_SCHEMAS);
 
-  it('holds exactly the 12 organization tables, sorted by name', () => {
+  it('holds exactly the 13 organization tables, sorted by name', () => {
     expect(tables.map((t) => t.name)).toEqual([
       'org_api_keys',
       'org_audit_logs',
@@ -292,6 +292,7 @@ describe('bootstrap schemas (configs/setup/bootstrap/schemas)', () => {
       'org_meta_step_logs',
       'org_pipeline_configs',
       'org_pipeline_execution_queue',
+      'org_price_overrides',
       'org_profiles',
       'org_scheduled_pipeline_runs',
       'org_subscriptions',

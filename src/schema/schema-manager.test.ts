@@ -213,7 +213,7 @@ describe('SqlSchemaManager (DuckDB)', () => {
     expect(tables).toHaveLength(13);
     await manager.createSchema('organizations');
     const first = await manager.ensureTables('organizations', tables);
-    expect(first.map((r) => r.action)).toEqual(Array(12).fill('created'));
+    expect(first.map((r) => r.action)).toEqual(Array(13).fill('created'));
     expect(await manager.existingTables('organizations')).toEqual(new Set(tables.map((t) => t.name)));
     const second = await manager.ensureTables('organizations', tables);
     expect(second).toEqual(tables.map((t) => ({ table: t.name, action: 'existing', columns_added: [], type_mismatches: [] })));

@@ -7,7 +7,7 @@ import { expectProblem, startRuntime, type TestRuntime } from '../helpers/runtim
 const REPO_CONFIGS = path.resolve(import.meta.dirname, '..', '..', 'configs');
 const CENTRAL_TABLES = [
   'org_api_keys', 'org_audit_logs', 'org_integration_credentials', 'org_meta_dq_results', 'org_meta_pipeline_runs', 'org_meta_step_logs',
-  'org_pipeline_configs', 'org_pipeline_execution_queue', 'org_profiles', 'org_scheduled_pipeline_runs', 'org_subscriptions', 'org_usage_quotas',
+  'org_pipeline_configs', 'org_pipeline_execution_queue', 'org_price_overrides', 'org_profiles', 'org_scheduled_pipeline_runs', 'org_subscriptions', 'org_usage_quotas',
 ];
 
 let rt: TestRuntime | undefined;
@@ -24,7 +24,7 @@ describe('POST /api/v1/admin/bootstrap', () => {
     rt = await startRuntime();
     const first = await rt.root('POST', '/api/v1/admin/bootstrap', { force_recreate_dataset: false });
     expect(first.statusCode, first.body).toBe(200);
-    expect(first.json()).toMatchObject({ status: 'SUCCESS', dataset: 'organizations', dataset_created: true, tables_existing: [], total_tables: 12 });
+    expect(first.json()).toMatchObject({ status: 'SUCCESS', dataset: 'organizations', dataset_created: true, tables_existing: [], total_tables: 13 });
     expect([...first.json().tables_created].sort()).toEqual(CENTRAL_TABLES);
     expect(await rt.warehouse.listTables('organizations')).toEqual(expect.arrayContaining(CENTRAL_TABLES));
 

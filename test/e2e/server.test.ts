@@ -59,6 +59,7 @@ describe('the server process', () => {
   it.each([
     ['production without a root key', { ENVIRONMENT: 'production' }, /at least 32 characters/],
     ['production with a short root key', { ENVIRONMENT: 'production', CA_ROOT_API_KEY: 'x'.repeat(31) }, /at least 32 characters/],
+    ['production without a key-encryption key', { ENVIRONMENT: 'production', CA_ROOT_API_KEY: 'x'.repeat(40) }, /KMS_KEY_NAME or CONVERGENCE_MASTER_KEY/],
     ['a port that is not a number', { PORT: 'eighty' }, /PORT must be an integer/],
     ['an unknown environment', { ENVIRONMENT: 'prod' }, /ENVIRONMENT must be one of development, staging, production/],
   ])('refuses to start with %s', async (_label, env, message) => {
