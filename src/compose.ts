@@ -176,6 +176,22 @@ export async function createRuntime(config: Config, rootKey: string, logger: Log
 }
 
 /**
+ * The control store alone, for maintenance commands run while the service is stopped (embedded
+ * mode: the DuckDB file admits one process at a time).
+ */
+export async function openControlStore(config: Config): Promise<{ store: ControlStore; close(): Promise<void> }> {
+  if (config.controlStore !== 'duckdb') throw new Error(`CONTROL_STORE=${config.controlStore} is not available in this version`);
+  let db: DuckDbDatabase;
+  try {
+    db = await DuckDbDatabase.open(config.duckdbPath, { readableDirectories: [] });
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    throw new Error(/lock/i.test(message) ? `${config.duckdbPath} is in use: stop the service first (embedded mode allows one process)` : message);
+  }
+  return { store: await DuckDbControlStore.open(db), close: () => db.close() };
+}
+
+/**
  * Embedded mode runs everything in this one process (the DuckDB file admits no other), so leases a
  * previous process held are void: they are expired now and the worker retries those runs as their
  * next attempt. Active runs without a queue item (left by an older version) are closed as FAILED.

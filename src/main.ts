@@ -55,5 +55,6 @@ async function main(): Promise<void> {
 
 main().catch((e: unknown) => {
   process.stderr.write(`convergence: failed to start: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(1);
+  // A master key that cannot be used is a configuration problem like any other.
+  process.exit(e instanceof Error && e.name === 'KeyringError' ? 78 : 1);
 });
