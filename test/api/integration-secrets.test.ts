@@ -352,7 +352,7 @@ describe('logs', () => {
     const echo = await startCannedServer((req) => ({ status: 401, body: { error: { message: `Invalid API key: ${quote(presentedKey(req))}` } } }));
     canned.push(echo);
     const { b, acme } = await bootWithOrgs(freshDir(), { OPENAI_BASE_URL: echo.url });
-    const spec: SecretSpec = { label: 'quoted key', parts: [key], publicPrefix: key.startsWith('sk-admin-') ? 'sk-admin-' : '' };
+    const spec: SecretSpec = { label: 'quoted key', parts: [key], publicPrefix: key.startsWith('sk-admin-') ? 'sk-admin-' : 'proxy-live-' };
     const res = await b.org(acme, 'POST', '/api/v1/integrations/acme/openai/setup', { credential: key });
     expectProblem(res, 422, 'INVALID_CREDENTIAL');
     expect(echo.requests.map(presentedKey)).toEqual([key]);
