@@ -43,6 +43,7 @@ export const ERROR_CATALOGUE = {
   API_KEY_REVOKED: { status: 409, title: 'API key already revoked' },
   CONFLICT: { status: 409, title: 'Conflict' },
   RUN_FINISHED: { status: 409, title: 'Run already finished' },
+  CREDENTIAL_UNREADABLE: { status: 409, title: 'Stored credential cannot be decrypted' },
   SUBSCRIPTION_INACTIVE: { status: 403, title: 'Subscription does not allow runs' },
   // 413/422/429
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },

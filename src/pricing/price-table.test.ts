@@ -89,8 +89,8 @@ describe('parsePricingCsv', () => {
   const tiered = { ...ok, tier_threshold_tokens: '1000', tier_input: '5', tier_output: '20' };
 
   it('canonicalises decimals and omits empty optional cells', () => {
-    const [p] = parsePricingCsv(csv(row({ ...ok, input: '2.50', cached_input: '0.000000000001', output: '10.0' })), 'x.csv');
-    expect(p).toEqual({ model: 'm-1', input: '2.5', cachedInput: '0.000000000001', output: '10' });
+    const [p] = parsePricingCsv(csv(row({ ...ok, input: '2.50', cached_input: '0.000000001', output: '10.0' })), 'x.csv');
+    expect(p).toEqual({ model: 'm-1', input: '2.5', cachedInput: '0.000000001', output: '10' });
   });
 
   it('accepts CRLF, a BOM and blank lines, and counts lines as an editor does', () => {
@@ -173,10 +173,10 @@ describe('PriceOverrides (API body)', () => {
   const body = (prices: unknown[]): unknown => ({ prices });
 
   it('accepts decimal strings and converts them', () => {
-    const b = body([{ model: 'gpt-4o', input: '2.50', output: '10', cached_input: '1.25', cache_write_5m: '3', cache_write_1h: '0.000000000001' }]);
+    const b = body([{ model: 'gpt-4o', input: '2.50', output: '10', cached_input: '1.25', cache_write_5m: '3', cache_write_1h: '0.000000001' }]);
     expect(Value.Check(PriceOverrides, b)).toBe(true);
     expect(overridesToModelPrices(b as PriceOverrides)).toEqual([
-      { model: 'gpt-4o', input: '2.5', output: '10', cachedInput: '1.25', cacheWrite5m: '3', cacheWrite1h: '0.000000000001', source: 'override' },
+      { model: 'gpt-4o', input: '2.5', output: '10', cachedInput: '1.25', cacheWrite5m: '3', cacheWrite1h: '0.000000001', source: 'override' },
     ]);
   });
 

@@ -50,8 +50,8 @@ export interface CostEstimate {
 // ---------------------------------------------------------------------------------------------------
 // Shared validation
 
-/** Non-negative decimal, no sign, no exponent, at most 9 integer digits and 12 decimal places. */
-export const DECIMAL_PATTERN = '^(0|[1-9][0-9]{0,8})(\\.[0-9]{1,12})?$';
+/** Non-negative decimal, no sign, no exponent, at most 9 integer digits and 9 decimal places (the NUMERIC columns that store overrides keep 9). */
+export const DECIMAL_PATTERN = '^(0|[1-9][0-9]{0,8})(\\.[0-9]{1,9})?$';
 export const MODEL_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$';
 const DECIMAL_RE = new RegExp(DECIMAL_PATTERN);
 const MODEL_ID_RE = new RegExp(MODEL_ID_PATTERN);
@@ -163,7 +163,7 @@ function parseRow(record: string[], fail: (column: PricingColumn, detail: string
   const decimal = (column: PricingColumn): string | undefined => {
     const v = cell(column);
     if (v === '') return undefined;
-    if (!DECIMAL_RE.test(v)) throw fail(column, `${JSON.stringify(v)} is not a non-negative decimal (digits, optional point, at most 12 decimal places, no sign, exponent or currency)`);
+    if (!DECIMAL_RE.test(v)) throw fail(column, `${JSON.stringify(v)} is not a non-negative decimal (digits, optional point, at most 9 decimal places, no sign, exponent or currency)`);
     return canonicalDecimal(v);
   };
 
@@ -241,7 +241,7 @@ function deepFreeze(p: ModelPrice): ModelPrice {
  * 0.1000000000000000055…), and we would then have to guess which decimal the client meant. A string
  * validated against DECIMAL_PATTERN is exactly what the client wrote.
  */
-const PriceString = Type.String({ pattern: DECIMAL_PATTERN, maxLength: 22, description: 'USD per 1,000,000 tokens, decimal string, e.g. "2.5"; at most 12 decimal places' });
+const PriceString = Type.String({ pattern: DECIMAL_PATTERN, maxLength: 22, description: 'USD per 1,000,000 tokens, decimal string, e.g. "2.5"; at most 9 decimal places' });
 
 export const ModelPriceOverride = Type.Object(
   {

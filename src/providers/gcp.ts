@@ -94,7 +94,21 @@ export async function resolveImportFiles(importDir: string, pattern: string): Pr
     if (!real.startsWith(root + path.sep)) throw new ImportPathError(`billing_export_path matches ${path.relative(root, m)}, which leads outside IMPORT_DIR`);
     const format = EXPORT_FILE_FORMATS[path.extname(real).toLowerCase() as keyof typeof EXPORT_FILE_FORMATS];
     if (format === undefined) throw new ImportPathError(`${path.relative(root, m)} is not an export file (.ndjson, .jsonl, .json or .parquet)`);
-    files.push({ path: real, name: path.relative(root, m), format });
+    files.push({ path: real, name: path.relative(root, real), format });
   }
   return files;
+}
+
+/**
+ * IMPORT_DIR is shared by the organizations of an embedded server; a top-level folder named after
+ * an organization is that organization's. Refuses files in another one's folder, whatever pattern
+ * (glob, `./`, braces) reached them.
+ */
+export async function refuseForeignFolders(files: readonly ImportFile[], orgSlug: string, isOrganization: (slug: string) => Promise<boolean>): Promise<void> {
+  const folders = new Set(files.map((f) => f.name.split(path.sep)).filter((parts) => parts.length > 1).map((parts) => parts[0] as string));
+  for (const folder of folders) {
+    if (folder !== orgSlug && (await isOrganization(folder))) {
+      throw new ImportPathError(`billing_export_path matches files in ${folder}/, the folder of another organization`);
+    }
+  }
 }

@@ -148,13 +148,27 @@ function providerMessage(text: string): string {
 
 /**
  * Removes the credential, and anything that looks like a key, from provider text: providers echo
- * a masked key in auth errors ("Incorrect API key provided: sk-abc***xyz"), and no such fragment
- * may reach a log, a run row or a response.
+ * the key, whole or masked ("Incorrect API key provided: sk-abc***xyz"), and no such fragment may
+ * reach a log, a run row or a response. Any run of 6 or more characters that also occurs in the
+ * secret is masked, as are key-shaped tokens.
  */
 export function scrub(text: string, secret: string): string {
-  let out = secret.length >= 4 ? text.split(secret).join('[credential]') : text;
-  out = out.replace(/\b(sk|key|pk|rk)[-_][A-Za-z0-9_*.-]{4,}/gi, '[key]');
-  return out;
+  const masked = new Array<boolean>(text.length).fill(false);
+  if (secret.length >= 6) {
+    for (let i = 0; i < text.length; i++) {
+      for (let k = 0; k < secret.length; k++) {
+        let n = 0;
+        while (i + n < text.length && k + n < secret.length && text[i + n] === secret[k + n]) n++;
+        if (n >= 6) masked.fill(true, i, i + n);
+      }
+    }
+  }
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    if (!masked[i]) out += text[i];
+    else if (i === 0 || !masked[i - 1]) out += '[credential]';
+  }
+  return out.replace(/\b(sk|key|pk|rk)[-_][A-Za-z0-9_*.-]{4,}/gi, '[key]');
 }
 
 async function readLimited(res: Response, max: number): Promise<string> {

@@ -5,10 +5,10 @@ import { PROVIDERS, type IntegrationRecord, type Provider, type ValidationStatus
 export { PROVIDERS };
 import { AppError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
-import { credentialFingerprint, decryptSecret, encryptSecret, type CredentialBinding } from '../crypto/envelope.js';
+import { credentialFingerprint, decryptSecret, DecryptionError, encryptSecret, type CredentialBinding } from '../crypto/envelope.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { ProviderError } from '../providers/provider-http.js';
-import { BILLING_EXPORT_TABLE, CredentialFormatError, IMPORT_PATTERN, ImportPathError, parseServiceAccount } from '../providers/gcp.js';
+import { BILLING_EXPORT_TABLE, CredentialFormatError, IMPORT_PATTERN, ImportPathError, parseServiceAccount, refuseForeignFolders, resolveImportFiles } from '../providers/gcp.js';
 import type { ProviderClients } from '../providers/provider-clients.js';
 import { actorOf, type CallContext } from './principal.js';
 
@@ -90,7 +90,7 @@ export class IntegrationService {
   /** Checks the stored credential against the provider again and records the outcome. */
   async revalidate(orgSlug: string, provider: Provider, signal?: AbortSignal): Promise<IntegrationView> {
     const record = await this.record(orgSlug, provider);
-    const secret = await decryptSecret(this.keyring, record.encrypted_credential, binding(record));
+    const secret = await this.open(record);
     const validation = await this.validate(provider, secret, record.config ?? {}, signal, 'record');
     const at = this.now();
     if (!(await this.store.integrations.recordValidation(record.credential_id, { status: validation.status, at, error: validation.error }))) {
@@ -118,8 +118,18 @@ export class IntegrationService {
     if (record === undefined) {
       throw new AppError('INTEGRATION_NOT_FOUND', `no ${provider} integration is set up for this organization: POST /api/v1/integrations/${orgSlug}/${provider}/setup`);
     }
-    const secret = await decryptSecret(this.keyring, record.encrypted_credential, binding(record));
-    return { credentialId: record.credential_id, secret, config: record.config ?? {} };
+    return { credentialId: record.credential_id, secret: await this.open(record), config: record.config ?? {} };
+  }
+
+  /** Decrypts; an envelope that does not open (other master key, altered row) is the org's to replace. */
+  private async open(record: IntegrationRecord): Promise<string> {
+    try {
+      return await decryptSecret(this.keyring, record.encrypted_credential, binding(record));
+    } catch (e) {
+      if (!(e instanceof DecryptionError)) throw e;
+      this.logger.error({ org_slug: record.org_slug, provider: record.provider, credential_id: record.credential_id, key_version: record.key_version, err: e.message }, 'stored credential cannot be decrypted');
+      throw new AppError('CREDENTIAL_UNREADABLE', `the stored ${record.provider} credential cannot be decrypted (the master key changed or the stored row was altered); set it up again`);
+    }
   }
 
   private async record(orgSlug: string, provider: Provider): Promise<IntegrationRecord> {
@@ -142,10 +152,15 @@ export class IntegrationService {
       if (out.billing_export_table === undefined && out.billing_export_path === undefined) {
         throw new AppError('INVALID_INTEGRATION_CONFIG', 'a GCP integration needs config.billing_export_table (project.dataset.gcp_billing_export_v1_…) or config.billing_export_path (export files under IMPORT_DIR)');
       }
-      // IMPORT_DIR is shared: a folder named after another organization is that organization's.
-      const top = typeof out.billing_export_path === 'string' ? out.billing_export_path.split('/')[0] : undefined;
-      if (top !== undefined && top !== orgSlug && (await this.store.orgs.getProfile(top)) !== undefined) {
-        throw new AppError('INVALID_INTEGRATION_CONFIG', `billing_export_path may not point into the folder of another organization`);
+      if (typeof out.billing_export_path === 'string') {
+        // Checked on what the pattern matches (also with skip_validation): no file may be another org's.
+        try {
+          const files = await resolveImportFiles(this.clients.importDir, out.billing_export_path);
+          await refuseForeignFolders(files, orgSlug, async (slug) => (await this.store.orgs.getProfile(slug)) !== undefined);
+        } catch (e) {
+          if (e instanceof ImportPathError) throw new AppError('INVALID_INTEGRATION_CONFIG', e.message);
+          throw e;
+        }
       }
     }
     return out;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import readline from 'node:readline';
 import { Type } from '@sinclair/typebox';
 import { defineProcessor, SqlText, StepError, type Processor, type StepContext } from '../../pipeline/processor.js';
-import { ImportPathError, resolveImportFiles, type ImportFile } from '../../providers/gcp.js';
+import { ImportPathError, refuseForeignFolders, resolveImportFiles, type ImportFile } from '../../providers/gcp.js';
 import { bindParameters, checkScope, ownTable, DayOption, dayOf } from '../data-deps.js';
 import { SchemaFileOption, SchemaFiles } from '../schema-files.js';
 import { providerStepError, type SourceDeps } from '../source-deps.js';
@@ -49,6 +49,8 @@ export function billingExtractProcessor(deps: SourceDeps): Processor {
     }
     const files = await resolveImportFiles(deps.clients.importDir, pattern);
     if (files.length === 0) throw new StepError(`billing_export_path "${pattern}" matches no file under IMPORT_DIR`);
+    // Folders of other organizations appear after setup too: checked again on every run.
+    await refuseForeignFolders(files, ctx.orgSlug, async (slug) => (await deps.controlStore.orgs.getProfile(slug)) !== undefined);
     return files;
   }
 
