@@ -11,6 +11,7 @@ import { organizationsOnboardingProcessor } from './setup/organizations-onboardi
 import type { SetupDeps } from './setup/setup-deps.js';
 import { anthropicCostProcessor, anthropicUsageProcessor } from './anthropic/anthropic-sources.js';
 import { deepSeekBalanceProcessor } from './deepseek/deepseek-balance.js';
+import { deepSeekUsageProcessor } from './deepseek/deepseek-usage.js';
 import { focusConvertProcessor } from './focus/focus-convert.js';
 import { billingExtractProcessor } from './gcp/billing-extract.js';
 import { openAiCostProcessor, openAiUsageProcessor } from './openai/openai-sources.js';
@@ -37,6 +38,7 @@ export function createProcessorCatalog(deps: ProcessorDeps): ProcessorCatalog {
     anthropicUsageProcessor(deps.sources),
     anthropicCostProcessor(deps.sources),
     deepSeekBalanceProcessor(deps.sources),
+    deepSeekUsageProcessor(deps.sources),
     focusConvertProcessor(deps.data),
     emailNotificationProcessor(deps.notify),
     slackNotificationProcessor(deps.notify),

@@ -145,22 +145,24 @@ export class IntegrationService {
     for (const [key, value] of Object.entries(config)) {
       const pattern = allowed[key];
       if (pattern === undefined) throw new AppError('INVALID_INTEGRATION_CONFIG', `config.${key} is not a ${provider} setting (known: ${Object.keys(allowed).join(', ') || 'none'})`);
-      if (typeof value !== 'string' || !pattern.test(value)) throw new AppError('INVALID_INTEGRATION_CONFIG', `config.${key} is not valid${key === 'billing_export_path' ? ': a path or glob relative to IMPORT_DIR, without ".." or a leading "/"' : ''}`);
+      if (typeof value !== 'string' || !pattern.test(value)) throw new AppError('INVALID_INTEGRATION_CONFIG', `config.${key} is not valid${key.endsWith('_path') ? ': a path or glob relative to IMPORT_DIR, without ".." or a leading "/"' : ''}`);
       out[key] = value;
     }
     if (provider === 'gcp') {
       if (out.billing_export_table === undefined && out.billing_export_path === undefined) {
         throw new AppError('INVALID_INTEGRATION_CONFIG', 'a GCP integration needs config.billing_export_table (project.dataset.gcp_billing_export_v1_…) or config.billing_export_path (export files under IMPORT_DIR)');
       }
-      if (typeof out.billing_export_path === 'string') {
-        // Checked on what the pattern matches (also with skip_validation): no file may be another org's.
-        try {
-          const files = await resolveImportFiles(this.clients.importDir, out.billing_export_path);
-          await refuseForeignFolders(files, orgSlug, async (slug) => (await this.store.orgs.getProfile(slug)) !== undefined);
-        } catch (e) {
-          if (e instanceof ImportPathError) throw new AppError('INVALID_INTEGRATION_CONFIG', e.message);
-          throw e;
-        }
+    }
+    for (const key of ['billing_export_path', 'usage_log_path']) {
+      const pattern = out[key];
+      if (typeof pattern !== 'string') continue;
+      // Checked on what the pattern matches (also with skip_validation): no file may be another org's.
+      try {
+        const files = await resolveImportFiles(this.clients.importDir, pattern);
+        await refuseForeignFolders(files, orgSlug, async (slug) => (await this.store.orgs.getProfile(slug)) !== undefined);
+      } catch (e) {
+        if (e instanceof ImportPathError) throw new AppError('INVALID_INTEGRATION_CONFIG', `config.${key}: ${e.message}`);
+        throw e;
       }
     }
     return out;
@@ -221,7 +223,7 @@ const CONFIG_KEYS: Readonly<Record<Provider, Readonly<Record<string, RegExp>>>> 
   gcp: { billing_export_table: BILLING_EXPORT_TABLE, billing_export_path: IMPORT_PATTERN },
   openai: { organization_id: ACCOUNT_ID },
   anthropic: { organization_id: ACCOUNT_ID },
-  deepseek: { account_id: ACCOUNT_ID },
+  deepseek: { account_id: ACCOUNT_ID, usage_log_path: IMPORT_PATTERN },
 };
 
 const binding = (r: Pick<IntegrationRecord, 'org_slug' | 'provider' | 'credential_id'>): CredentialBinding => ({ orgSlug: r.org_slug, provider: r.provider, credentialId: r.credential_id });

@@ -19,6 +19,8 @@ export interface QueryOptions {
   readonly defaultDataset?: string;
   /** Aborting it interrupts the running statement. */
   readonly signal?: AbortSignal;
+  /** Files the query reads as named relations (see WriteRequest.sources); supplied by processors only. */
+  readonly sources?: Readonly<Record<string, FileSource>>;
 }
 
 export const WRITE_DISPOSITIONS = ['WRITE_TRUNCATE', 'WRITE_APPEND', 'WRITE_EMPTY', 'WRITE_PARTITION'] as const;

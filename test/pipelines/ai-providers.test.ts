@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { expectedAnthropicCostTotal, startAnthropicServer, type AnthropicServer, type CostReportRow } from '../helpers/providers/anthropic-server.js';
 import { balanceInfo, startDeepSeekServer, type DeepSeekServer } from '../helpers/providers/deepseek-server.js';
@@ -63,7 +66,9 @@ beforeEach(async () => {
     ],
   });
   deepseek = await startDeepSeekServer({ keys: [DEEPSEEK_KEY], balances: [balanceInfo('USD', '10.00', '90.00')] });
-  rt = await startRuntime({ OPENAI_BASE_URL: openai.url, ANTHROPIC_BASE_URL: anthropic.url, DEEPSEEK_BASE_URL: deepseek.url });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'convergence-ai-'));
+  fs.mkdirSync(path.join(dir, 'import'));
+  rt = await startRuntime({ OPENAI_BASE_URL: openai.url, ANTHROPIC_BASE_URL: anthropic.url, DEEPSEEK_BASE_URL: deepseek.url, IMPORT_DIR: path.join(dir, 'import') }, dir);
   await rt.bootstrap();
   key = (await rt.onboard(ORG, 'SCALE')).api_key;
 });
@@ -204,5 +209,38 @@ describe('deepseek/cost/balance', () => {
     const r = await run('deepseek/cost/balance', '2026-01-01');
     expect(r.status).toBe('FAILED');
     expect(r.steps.find((s) => s.step_id === 'balance')?.error_message).toMatch(/current balance/);
+  });
+});
+
+describe('deepseek/cost/usage', () => {
+  it('prices the day of the usage log with the price table (org overrides win)', async () => {
+    const importDir = path.join(rt.dir, 'import');
+    fs.mkdirSync(path.join(importDir, ORG), { recursive: true });
+    const t = Date.parse(`${DAY}T10:00:00Z`) / 1000;
+    const lines = [
+      { id: 'a', created: t, model: 'deepseek-chat', usage: { prompt_tokens: 1_000_000, completion_tokens: 1_000_000, prompt_cache_hit_tokens: 0, prompt_cache_miss_tokens: 1_000_000 } },
+      { id: 'b', created: t + 60, model: 'deepseek-chat', usage: { prompt_tokens: 2_000_000, completion_tokens: 0, prompt_cache_hit_tokens: 2_000_000, prompt_cache_miss_tokens: 0 }, x_unknown: true },
+      { id: 'c', created: t - 86_400, model: 'deepseek-chat', usage: { prompt_tokens: 5, completion_tokens: 5 } },
+      { id: 'd', created: t, model: 'deepseek-mystery', usage: { prompt_tokens: 10, completion_tokens: 10 } },
+    ];
+    fs.writeFileSync(path.join(importDir, ORG, 'usage.ndjson'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    await setup('deepseek', DEEPSEEK_KEY, { config: { usage_log_path: `${ORG}/*.ndjson` } });
+    const r = await run('deepseek/cost/usage');
+    expect(r.status, describeSteps(r)).toBe('SUCCESS');
+    const rows = await rt.warehouse.query<{ model: string; requests: number; cost: string | null }>(
+      `SELECT model, requests::INT AS requests, CAST(estimated_cost AS VARCHAR) AS cost FROM "${ORG}".deepseek_usage_daily ORDER BY model`,
+    );
+    // Seed prices (USD per 1M): deepseek-chat input 0.135, cache read 0.035, output 0.55 → 0.135 + 0.55 + 2 × 0.035.
+    expect(rows).toEqual([
+      { model: 'deepseek-chat', requests: 2, cost: '0.755000000' },
+      { model: 'deepseek-mystery', requests: 1, cost: null },
+    ]);
+    expect(r.dq_results.find((d) => d.check_name === 'models_priced')?.status).toBe('FAIL');
+
+    const put = await rt.org(key, 'PUT', `/api/v1/integrations/${ORG}/deepseek/pricing`, { prices: [{ model: 'deepseek-chat', input: '0.27', cached_input: '0.07', output: '1.1' }] });
+    expect(put.statusCode, put.body).toBe(200);
+    expect((await run('deepseek/cost/usage')).status).toBe('SUCCESS');
+    const [chat] = await rt.warehouse.query<{ cost: string }>(`SELECT CAST(estimated_cost AS VARCHAR) AS cost FROM "${ORG}".deepseek_usage_daily WHERE model = 'deepseek-chat'`);
+    expect(chat?.cost).toBe('1.510000000');
   });
 });

@@ -1,8 +1,7 @@
-import fs from 'node:fs';
-import readline from 'node:readline';
 import { Type } from '@sinclair/typebox';
 import { defineProcessor, SqlText, StepError, type Processor, type StepContext } from '../../pipeline/processor.js';
-import { ImportPathError, refuseForeignFolders, resolveImportFiles, type ImportFile } from '../../providers/gcp.js';
+import type { ImportFile } from '../../providers/gcp.js';
+import { importReadError, orgImportFiles } from '../import-files.js';
 import { bindParameters, checkScope, ownTable, DayOption, dayOf } from '../data-deps.js';
 import { SchemaFileOption, SchemaFiles } from '../schema-files.js';
 import { providerStepError, type SourceDeps } from '../source-deps.js';
@@ -38,20 +37,17 @@ export function billingExtractProcessor(deps: SourceDeps): Processor {
   const schemas = new SchemaFiles();
 
   async function exportFiles(ctx: StepContext): Promise<ImportFile[]> {
-    const { config } = await deps.credentials.credentialFor(ctx.orgSlug, 'gcp');
-    const pattern = config.billing_export_path;
-    if (typeof pattern !== 'string') {
+    const { config } = await deps.credentials.credentialFor(ctx.orgSlug, 'gcp').catch((e: unknown) => {
+      throw providerStepError(e, 'gcp');
+    });
+    if (typeof config.billing_export_path !== 'string') {
       throw new StepError(
         deps.warehouse.kind === 'duckdb'
           ? 'the GCP integration has no billing_export_path: in embedded mode the export is read from files under IMPORT_DIR (billing_export_table needs WAREHOUSE=bigquery)'
           : 'reading billing_export_table from BigQuery is not available in this version',
       );
     }
-    const files = await resolveImportFiles(deps.clients.importDir, pattern);
-    if (files.length === 0) throw new StepError(`billing_export_path "${pattern}" matches no file under IMPORT_DIR`);
-    // Folders of other organizations appear after setup too: checked again on every run.
-    await refuseForeignFolders(files, ctx.orgSlug, async (slug) => (await deps.controlStore.orgs.getProfile(slug)) !== undefined);
-    return files;
+    return orgImportFiles(deps, ctx, 'gcp', 'billing_export_path');
   }
 
   return defineProcessor({
@@ -62,20 +58,13 @@ export function billingExtractProcessor(deps: SourceDeps): Processor {
     async preflight(ctx, config) {
       ownTable(config.destination.table, ctx.dataset);
       await checkScope(deps.warehouse, config.query, ctx.dataset, [RELATION]);
-      await exportFiles(ctx).catch((e: unknown) => {
-        throw e instanceof ImportPathError ? new StepError(e.message) : providerStepError(e, 'gcp');
-      });
+      await exportFiles(ctx);
     },
     async run(ctx, config) {
       const day = dayOf(config.date);
       const table = ownTable(config.destination.table, ctx.dataset);
       await checkScope(deps.warehouse, config.query, ctx.dataset, [RELATION]);
-      let files: ImportFile[];
-      try {
-        files = await exportFiles(ctx);
-      } catch (e) {
-        throw e instanceof ImportPathError ? new StepError(e.message) : providerStepError(e, 'gcp');
-      }
+      const files = await exportFiles(ctx);
       const d = config.destination;
       try {
         const result = await deps.warehouse.writeQueryResult(
@@ -96,51 +85,8 @@ export function billingExtractProcessor(deps: SourceDeps): Processor {
           output: { table: `${ctx.dataset}.${table}`, rows_written: result.rowsWritten, files: files.length },
         };
       } catch (e) {
-        throw await readError(e, files);
+        throw await importReadError(e, files, 'billing export');
       }
     },
   });
 }
-
-/**
- * An export file that does not parse fails the step for good, naming the file and the line
- * (found by reading the file: the engine's own line count is not reliable).
- */
-async function readError(e: unknown, files: readonly ImportFile[]): Promise<unknown> {
-  const message = e instanceof Error ? e.message : String(e);
-  const m = /Malformed JSON in file "([^"]+)"/.exec(message) ?? /(?:JSON|Conversion|Invalid Input) Error.*?file "([^"]+)"/s.exec(message);
-  if (m === null) {
-    if (/is not a timestamp|Conversion Error|Could not convert|Malformed JSON/i.test(message)) return new StepError(`the billing export could not be read: ${firstLine(message)}`);
-    return providerStepError(e, 'gcp');
-  }
-  const file = files.find((f) => f.path === m[1] || m[1]?.endsWith(f.name)) ?? files.find((f) => message.includes(f.path));
-  if (file === undefined) return new StepError(`the billing export could not be read: ${firstLine(message)}`);
-  const bad = await firstBadLine(file.path);
-  return new StepError(
-    bad === undefined
-      ? `billing export file ${file.name} could not be read: ${firstLine(message)}`
-      : `billing export file ${file.name}, line ${bad.line}: ${bad.reason}; nothing was loaded`,
-  );
-}
-
-async function firstBadLine(file: string): Promise<{ line: number; reason: string } | undefined> {
-  const lines = readline.createInterface({ input: fs.createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
-  let n = 0;
-  try {
-    for await (const text of lines) {
-      n++;
-      if (text.trim() === '') continue;
-      try {
-        const v: unknown = JSON.parse(text);
-        if (typeof v !== 'object' || v === null || Array.isArray(v)) return { line: n, reason: 'not a JSON object' };
-      } catch (err) {
-        return { line: n, reason: `not valid JSON (${(err as Error).message.slice(0, 120)})` };
-      }
-    }
-  } finally {
-    lines.close();
-  }
-  return undefined;
-}
-
-const firstLine = (s: string): string => s.split('\n')[0]?.slice(0, 300) ?? '';

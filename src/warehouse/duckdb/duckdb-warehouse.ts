@@ -73,7 +73,7 @@ export class DuckDbWarehouse implements Warehouse {
 
   runQuery<T extends Row = Row>(sql: string, opts: QueryOptions = {}): Promise<T[]> {
     return this.withSession(opts, (s) => {
-      const [text, params] = named(sql, opts.params ?? {});
+      const [text, params] = named(withSources(sql, opts.sources ?? {}), opts.params ?? {});
       return s.query<T>(text, params);
     }).catch(withoutCatalogHints);
   }
