@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { Provider } from '../control-store/records.js';
+import { addDecimals } from '../core/money.js';
 import { defineProcessor, SqlText, type Processor, type StepContext } from '../pipeline/processor.js';
 import { DayOption, dayOf, ownTable } from './data-deps.js';
 import { SchemaFileOption, SchemaFiles } from './schema-files.js';
@@ -84,8 +85,28 @@ export function defineApiSource(deps: SourceDeps, spec: ApiSourceSpec): Processo
 }
 
 /** Σ of decimal amounts per currency, exact: the source's own total a reconciliation check compares with. */
-export function totalsByCurrency(rows: readonly { readonly currency: string; readonly amount: string }[], add: (values: string[]) => string): Record<string, string> {
+export function totalsByCurrency(rows: readonly { readonly currency: string; readonly amount: string }[]): Record<string, string> {
   const by = new Map<string, string[]>();
   for (const r of rows) by.set(r.currency, [...(by.get(r.currency) ?? []), r.amount]);
-  return Object.fromEntries([...by].sort(([a], [b]) => a.localeCompare(b)).map(([c, v]) => [c, add(v)]));
+  return Object.fromEntries([...by].sort(([a], [b]) => a.localeCompare(b)).map(([c, v]) => [c, addDecimals(v)]));
 }
+
+/**
+ * What a cost API step stores and reports: its rows with bucket times as ISO text and the billing
+ * account from the integration's settings, plus the source's totals per currency.
+ */
+export function costReport<R extends { readonly bucket_start: Date; readonly bucket_end: Date; readonly currency: string; readonly amount: string }>(rows: readonly R[], accountId: unknown): Fetched {
+  const totals = totalsByCurrency(rows);
+  return {
+    rows: rows.map((r) => ({ ...r, bucket_start: r.bucket_start.toISOString(), bucket_end: r.bucket_end.toISOString(), billing_account_id: typeof accountId === 'string' ? accountId : null })),
+    metadata: { source_rows: rows.length, source_totals: totals },
+    output: { source_totals: totals },
+  };
+}
+
+/** Usage rows with bucket times as ISO text. */
+export const withIsoBuckets = <T extends { readonly bucket_start: Date; readonly bucket_end: Date }>(r: T): Omit<T, 'bucket_start' | 'bucket_end'> & { bucket_start: string; bucket_end: string } => ({
+  ...r,
+  bucket_start: r.bucket_start.toISOString(),
+  bucket_end: r.bucket_end.toISOString(),
+});

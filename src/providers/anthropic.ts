@@ -1,6 +1,6 @@
 import { currencyCode, decimalText, shiftDecimal } from '../core/money.js';
-import { endpoint, type ProviderHttp } from './provider-http.js';
-import { collectPages, dayWindow, ResponseReader, type Page } from './response-reader.js';
+import { endpointWithQuery, type ProviderHttp } from './provider-http.js';
+import { collectPages, dayWindow, readBucketPage, type BucketTimes, type ResponseReader } from './response-reader.js';
 
 /**
  * Anthropic Admin API usage and cost reports (admin key, `anthropic-version`; reference/providers.md §3).
@@ -39,6 +39,8 @@ export interface AnthropicCostRow {
   readonly currency: string;
 }
 
+const bucketTimes = (r: ResponseReader, b: Record<string, unknown>, path: string): BucketTimes => ({ bucket_start: r.isoTime(b, 'starting_at', path), bucket_end: r.isoTime(b, 'ending_at', path) });
+
 const PROVIDER = 'anthropic';
 export const ANTHROPIC_VERSION = '2023-06-01';
 const BUCKETS_PER_PAGE = 31;
@@ -69,7 +71,7 @@ export class AnthropicClient {
         },
         signal,
       );
-      return readBuckets(body, what, (r, result, path, bucket) => {
+      return readBucketPage(PROVIDER, what, body, bucketTimes, (r, result, path, bucket) => {
         const cache = result.cache_creation === undefined || result.cache_creation === null ? {} : r.object(result.cache_creation, `${path}.cache_creation`);
         const tools = result.server_tool_use === undefined || result.server_tool_use === null ? {} : r.object(result.server_tool_use, `${path}.server_tool_use`);
         return {
@@ -98,7 +100,7 @@ export class AnthropicClient {
         { starting_at: start.toISOString(), ending_at: end.toISOString(), bucket_width: '1d', limit: String(BUCKETS_PER_PAGE), page, 'group_by[]': ['workspace_id', 'description'] },
         signal,
       );
-      return readBuckets(body, what, (r, result, path, bucket) => {
+      return readBucketPage(PROVIDER, what, body, bucketTimes, (r, result, path, bucket) => {
         // Amounts are strings in cents ("123.45" USD is $1.2345); a number is accepted too.
         const cents = decimalText(result.amount) ?? r.fail(`${path}.amount`, 'is not a decimal amount');
         const currency = currencyCode(result.currency ?? 'USD') ?? r.fail(`${path}.currency`, 'is not an ISO 4217 code');
@@ -120,32 +122,7 @@ export class AnthropicClient {
   }
 
   private async get(pathname: string, query: Record<string, string | string[] | undefined>, signal?: AbortSignal): Promise<unknown> {
-    const url = endpoint(this.baseUrl, pathname);
-    for (const [k, v] of Object.entries(query)) {
-      if (Array.isArray(v)) for (const item of v) url.searchParams.append(k, item);
-      else if (v !== undefined) url.searchParams.set(k, v);
-    }
+    const url = endpointWithQuery(this.baseUrl, pathname, query);
     return this.http.getJson({ url, headers: { 'x-api-key': this.adminKey, 'anthropic-version': ANTHROPIC_VERSION }, secret: this.adminKey, signal });
   }
-}
-
-interface BucketTimes {
-  readonly bucket_start: Date;
-  readonly bucket_end: Date;
-}
-
-/** `{data: [{starting_at, ending_at, results}], has_more, next_page}` of both reports. */
-function readBuckets<T>(body: unknown, what: string, readResult: (r: ResponseReader, result: Record<string, unknown>, path: string, bucket: BucketTimes) => T): Page<T> {
-  const r = new ResponseReader(PROVIDER, what);
-  const page = r.object(body, 'body');
-  const items: T[] = [];
-  r.array(page.data, 'data').forEach((b, i) => {
-    const bucket = r.object(b, `data[${i}]`);
-    const times = { bucket_start: r.isoTime(bucket, 'starting_at', `data[${i}]`), bucket_end: r.isoTime(bucket, 'ending_at', `data[${i}]`) };
-    r.array(bucket.results ?? [], `data[${i}].results`).forEach((res, j) => {
-      const path = `data[${i}].results[${j}]`;
-      items.push(readResult(r, r.object(res, path), path, times));
-    });
-  });
-  return { items, hasMore: page.has_more === true, nextPage: r.optionalString(page, 'next_page', 'body') };
 }

@@ -1,6 +1,6 @@
 import { currencyCode, decimalText } from '../core/money.js';
-import { endpoint, type ProviderHttp } from './provider-http.js';
-import { collectPages, dayWindow, ResponseReader, type Page } from './response-reader.js';
+import { endpointWithQuery, type ProviderHttp } from './provider-http.js';
+import { collectPages, dayWindow, readBucketPage, type BucketTimes, type ResponseReader } from './response-reader.js';
 
 /**
  * OpenAI organization Usage and Costs APIs (admin key; reference/providers.md §2). Usage is token
@@ -32,6 +32,8 @@ export interface OpenAiCostRow {
   readonly quantity_unit: string | null;
 }
 
+const bucketTimes = (r: ResponseReader, b: Record<string, unknown>, path: string): BucketTimes => ({ bucket_start: r.unixTime(b, 'start_time', path), bucket_end: r.unixTime(b, 'end_time', path) });
+
 const PROVIDER = 'openai';
 /** One daily bucket per page is what a day needs; the API allows up to 31 (usage) / 180 (costs). */
 const BUCKETS_PER_PAGE = 31;
@@ -58,7 +60,7 @@ export class OpenAiClient {
         { start_time: unix(start), end_time: unix(end), bucket_width: '1d', limit: String(BUCKETS_PER_PAGE), page, group_by: ['model', 'project_id'] },
         signal,
       );
-      return readBuckets(body, what, (r, result, path, bucket) => ({
+      return readBucketPage(PROVIDER, what, body, bucketTimes, (r, result, path, bucket) => ({
         ...bucket,
         project_id: r.optionalString(result, 'project_id', path),
         model: r.optionalString(result, 'model', path),
@@ -81,7 +83,7 @@ export class OpenAiClient {
         { start_time: unix(start), end_time: unix(end), bucket_width: '1d', limit: String(BUCKETS_PER_PAGE), page, group_by: ['line_item', 'project_id'] },
         signal,
       );
-      return readBuckets(body, what, (r, result, path, bucket) => {
+      return readBucketPage(PROVIDER, what, body, bucketTimes, (r, result, path, bucket) => {
         const amount = r.object(result.amount, `${path}.amount`);
         const value = decimalText(amount.value) ?? r.fail(`${path}.amount.value`, 'is not a number');
         const currency = currencyCode(amount.currency) ?? r.fail(`${path}.amount.currency`, 'is not an ISO 4217 code');
@@ -100,35 +102,9 @@ export class OpenAiClient {
   }
 
   private async get(pathname: string, query: Record<string, string | string[] | undefined>, signal?: AbortSignal): Promise<unknown> {
-    const url = endpoint(this.baseUrl, pathname);
-    for (const [k, v] of Object.entries(query)) {
-      // Arrays as repeated keys: the OpenAPI default (form, explode).
-      if (Array.isArray(v)) for (const item of v) url.searchParams.append(k, item);
-      else if (v !== undefined) url.searchParams.set(k, v);
-    }
+    const url = endpointWithQuery(this.baseUrl, pathname, query);
     return this.http.getJson({ url, headers: { authorization: `Bearer ${this.adminKey}` }, secret: this.adminKey, signal });
   }
-}
-
-interface BucketTimes {
-  readonly bucket_start: Date;
-  readonly bucket_end: Date;
-}
-
-/** The `{object: "page", data: [bucket…], has_more, next_page}` envelope of both APIs. */
-function readBuckets<T>(body: unknown, what: string, readResult: (r: ResponseReader, result: Record<string, unknown>, path: string, bucket: BucketTimes) => T): Page<T> {
-  const r = new ResponseReader(PROVIDER, what);
-  const page = r.object(body, 'body');
-  const items: T[] = [];
-  r.array(page.data, 'data').forEach((b, i) => {
-    const bucket = r.object(b, `data[${i}]`);
-    const times = { bucket_start: r.unixTime(bucket, 'start_time', `data[${i}]`), bucket_end: r.unixTime(bucket, 'end_time', `data[${i}]`) };
-    r.array(bucket.results ?? [], `data[${i}].results`).forEach((res, j) => {
-      const path = `data[${i}].results[${j}]`;
-      items.push(readResult(r, r.object(res, path), path, times));
-    });
-  });
-  return { items, hasMore: page.has_more === true, nextPage: r.optionalString(page, 'next_page', 'body') };
 }
 
 const unix = (d: Date): string => String(Math.floor(d.getTime() / 1000));

@@ -211,6 +211,16 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** `endpoint` with query parameters; arrays become repeated keys (`group_by=a&group_by=b`). */
+export function endpointWithQuery(baseUrl: string, pathname: string, query: Readonly<Record<string, string | readonly string[] | undefined>>): URL {
+  const url = endpoint(baseUrl, pathname);
+  for (const [k, v] of Object.entries(query)) {
+    if (Array.isArray(v)) for (const item of v) url.searchParams.append(k, item);
+    else if (typeof v === 'string') url.searchParams.set(k, v);
+  }
+  return url;
+}
+
 /**
  * The URL of `pathname` (e.g. `/v1/organization/costs`) under a configured base URL. A base with
  * a path (a proxy prefix) keeps it, and a base that already ends in the API version (`…/v1`, as

@@ -68,6 +68,36 @@ export class ResponseReader {
   }
 }
 
+export interface BucketTimes {
+  readonly bucket_start: Date;
+  readonly bucket_end: Date;
+}
+
+/**
+ * The page envelope both OpenAI and Anthropic reports use: `{data: [{<start>, <end>, results: […]}],
+ * has_more, next_page}`; `times` reads a bucket's bounds (unix seconds or RFC 3339 by provider).
+ */
+export function readBucketPage<T>(
+  provider: string,
+  what: string,
+  body: unknown,
+  times: (r: ResponseReader, bucket: Record<string, unknown>, path: string) => BucketTimes,
+  readResult: (r: ResponseReader, result: Record<string, unknown>, path: string, bucket: BucketTimes) => T,
+): Page<T> {
+  const r = new ResponseReader(provider, what);
+  const page = r.object(body, 'body');
+  const items: T[] = [];
+  r.array(page.data, 'data').forEach((b, i) => {
+    const bucket = r.object(b, `data[${i}]`);
+    const bounds = times(r, bucket, `data[${i}]`);
+    r.array(bucket.results ?? [], `data[${i}].results`).forEach((res, j) => {
+      const path = `data[${i}].results[${j}]`;
+      items.push(readResult(r, r.object(res, path), path, bounds));
+    });
+  });
+  return { items, hasMore: page.has_more === true, nextPage: r.optionalString(page, 'next_page', 'body') };
+}
+
 /** A page of a cursor-paginated report. */
 export interface Page<T> {
   readonly items: readonly T[];

@@ -1,6 +1,6 @@
 import { addDecimals } from '../../core/money.js';
 import type { Processor } from '../../pipeline/processor.js';
-import { defineApiSource, totalsByCurrency } from '../api-source.js';
+import { costReport, defineApiSource, withIsoBuckets } from '../api-source.js';
 import type { SourceDeps } from '../source-deps.js';
 
 /**
@@ -33,7 +33,7 @@ export function anthropicUsageProcessor(deps: SourceDeps): Processor {
           if (e === undefined) unpriced.add(r.model);
           else [estimated_cost, price_model] = [e.cost, e.price.model];
         }
-        return { ...r, bucket_start: r.bucket_start.toISOString(), bucket_end: r.bucket_end.toISOString(), estimated_cost, price_model };
+        return { ...withIsoBuckets(r), estimated_cost, price_model };
       });
       if (unpriced.size > 0) ctx.logger.warn({ models: [...unpriced] }, 'priority-tier usage of models without a price: set one with PUT /api/v1/integrations/{org}/anthropic/pricing');
       const estimated = out.filter((r) => r.estimated_cost !== null).map((r) => r.estimated_cost as string);
@@ -53,18 +53,7 @@ export function anthropicCostProcessor(deps: SourceDeps): Processor {
     description: 'Pull one day of the Anthropic cost report (per workspace and line) into a table of the org.',
     provider: 'anthropic',
     async fetch(ctx, credential, day) {
-      const rows = await deps.clients.anthropic(credential.secret).costReport(day, ctx.signal);
-      const totals = totalsByCurrency(rows, addDecimals);
-      return {
-        rows: rows.map((r) => ({
-          ...r,
-          bucket_start: r.bucket_start.toISOString(),
-          bucket_end: r.bucket_end.toISOString(),
-          billing_account_id: typeof credential.config.organization_id === 'string' ? credential.config.organization_id : null,
-        })),
-        metadata: { source_rows: rows.length, source_totals: totals },
-        output: { source_totals: totals },
-      };
+      return costReport(await deps.clients.anthropic(credential.secret).costReport(day, ctx.signal), credential.config.organization_id);
     },
   });
 }

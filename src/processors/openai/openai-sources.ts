@@ -1,6 +1,5 @@
-import { addDecimals } from '../../core/money.js';
 import type { Processor } from '../../pipeline/processor.js';
-import { defineApiSource, totalsByCurrency } from '../api-source.js';
+import { costReport, defineApiSource, withIsoBuckets } from '../api-source.js';
 import type { SourceDeps } from '../source-deps.js';
 
 /** `openai.usage`: the day's completions usage per model and project → e.g. openai_usage_daily_raw. */
@@ -13,7 +12,7 @@ export function openAiUsageProcessor(deps: SourceDeps): Processor {
       const rows = await deps.clients.openai(credential.secret).completionsUsage(day, ctx.signal);
       const requests = rows.reduce((n, r) => n + r.num_model_requests, 0);
       return {
-        rows: rows.map((r) => ({ ...r, bucket_start: r.bucket_start.toISOString(), bucket_end: r.bucket_end.toISOString() })),
+        rows: rows.map(withIsoBuckets),
         metadata: { source_rows: rows.length, model_requests: requests },
       };
     },
@@ -27,18 +26,7 @@ export function openAiCostProcessor(deps: SourceDeps): Processor {
     description: 'Pull one day of OpenAI costs (per line item and project) into a table of the org.',
     provider: 'openai',
     async fetch(ctx, credential, day) {
-      const rows = await deps.clients.openai(credential.secret).costs(day, ctx.signal);
-      const totals = totalsByCurrency(rows, addDecimals);
-      return {
-        rows: rows.map((r) => ({
-          ...r,
-          bucket_start: r.bucket_start.toISOString(),
-          bucket_end: r.bucket_end.toISOString(),
-          billing_account_id: typeof credential.config.organization_id === 'string' ? credential.config.organization_id : null,
-        })),
-        metadata: { source_rows: rows.length, source_totals: totals },
-        output: { source_totals: totals },
-      };
+      return costReport(await deps.clients.openai(credential.secret).costs(day, ctx.signal), credential.config.organization_id);
     },
   });
 }
