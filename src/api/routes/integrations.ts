@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { PriceOverrides } from '../../pricing/price-table.js';
 import type { AppServices } from '../app.js';
-import { callContext, keyOrg } from '../auth.js';
+import { callContext } from '../auth.js';
 import { OrgParams, ORG_SECURITY, problemResponses } from '../schemas/common.js';
 import { IntegrationList, IntegrationView, PriceList, ProviderParams, SetupBody } from '../schemas/integrations.js';
 
@@ -27,7 +27,6 @@ export const integrationRoutes =
       },
       async (request, reply) => {
         const { org, provider } = request.params;
-        keyOrg(request);
         const view = await services.integrations.setup(callContext(request), org, provider, request.body, abortOnClose(request.raw));
         return reply.code(201).send(view as never);
       },
