@@ -153,3 +153,29 @@ describe('gcp/cost/billing over generated exports', () => {
     fs.rmSync(outside, { recursive: true, force: true });
   });
 });
+
+describe('gcp/cost/billing over exports written by other tools', () => {
+  it('reads Parquet that lacks optional columns (NULL), and NDJSON with unknown extra fields', async () => {
+    fs.mkdirSync(path.join(importDir, 'gcp'));
+    const rows = [exportRow({ x_new_google_column: { a: 1 } }), exportRow({ cost: 2.5, credits: [] })];
+    const src = path.join(importDir, 'gcp', 'src.ndjson');
+    fs.writeFileSync(src, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    // A Parquet file with only the core columns, as a minimal exporter might write it.
+    const { DuckDbDatabase } = await import('../../src/duckdb/duckdb-database.js');
+    const db = await DuckDbDatabase.open(':memory:', { readableDirectories: [importDir] });
+    try {
+      const s = await db.session();
+      await s.execute(
+        `COPY (SELECT 'USD' AS currency, 'regular' AS cost_type, 3.75::DOUBLE AS cost, TIMESTAMPTZ '2026-11-20 05:00:00+00' AS usage_start_time,
+                      {'id': 'S1', 'description': 'BigQuery'} AS service, {'id': 'K1', 'description': 'Analysis'} AS sku)
+         TO '${path.join(importDir, 'gcp', 'min.parquet')}' (FORMAT parquet)`,
+      );
+    } finally {
+      await db.close();
+    }
+    await setup('gcp/*');
+    const r = await run('2026-11-20');
+    expect(r.status, why(r)).toBe('SUCCESS');
+    expect(await sums(`SELECT currency AS c, CAST(SUM(cost + credits_total) AS VARCHAR) AS t FROM "${ORG}".gcp_billing_daily_raw WHERE usage_date = CAST($1 AS DATE) GROUP BY 1`, '2026-11-20')).toEqual({ USD: '7.25' });
+  });
+});

@@ -28,15 +28,21 @@ function relation(src: FileSource): string {
     parts.push(`SELECT * ${replace.length > 0 ? `REPLACE (${replace.join(', ')}) ` : ''}FROM ${read}`);
   }
   if (parquet.length > 0) {
-    // Parquet carries its own types; columns are cast to the declared ones so both kinds union.
+    // Parquet carries its own types; columns are cast to the declared ones so both kinds union. A
+    // declared column the files lack (exports gain columns over time) is NULL: the union by name with
+    // an empty relation of the declared shape supplies it.
     const select = src.columns.map((c) => `CAST(${quoteIdent('duckdb', c.name)} AS ${columnType('duckdb', c)}) AS ${quoteIdent('duckdb', c.name)}`).join(', ');
-    parts.push(`SELECT ${select} FROM read_parquet([${parquet.join(', ')}], union_by_name = true)`);
+    parts.push(`SELECT ${select} FROM (SELECT * FROM read_parquet([${parquet.join(', ')}], union_by_name = true) UNION ALL BY NAME ${emptyRelation(src)})`);
   }
   if (parts.length === 0) {
-    // No files: an empty relation of the declared shape.
-    return `SELECT ${src.columns.map((c) => `CAST(NULL AS ${columnType('duckdb', c)}) AS ${quoteIdent('duckdb', c.name)}`).join(', ')} WHERE false`;
+    return emptyRelation(src);
   }
   return parts.join(' UNION ALL BY NAME ');
+}
+
+/** No rows, the declared columns and types. */
+function emptyRelation(src: FileSource): string {
+  return `SELECT ${src.columns.map((c) => `CAST(NULL AS ${columnType('duckdb', c)}) AS ${quoteIdent('duckdb', c.name)}`).join(', ')} WHERE false`;
 }
 
 function parseTimestamp(col: string, name: string): string {
