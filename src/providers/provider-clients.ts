@@ -11,31 +11,43 @@ export interface ProviderEndpoints {
   readonly deepseek: string;
 }
 
+/**
+ * Someone is waiting on a setup or validate request: a shorter timeout and one retry, so an
+ * unreachable provider is a 503 within seconds rather than after a pipeline's patient backoff.
+ */
+export const INTERACTIVE_PROVIDER_HTTP: ProviderHttpOptions = {
+  timeoutMs: 10_000,
+  retry: { maxAttempts: 2, baseDelayMs: 500, maxDelayMs: 2000 },
+  maxResponseBytes: DEFAULT_PROVIDER_HTTP.maxResponseBytes,
+};
+
+type Https = { readonly openai: ProviderHttp; readonly anthropic: ProviderHttp; readonly deepseek: ProviderHttp };
+const https = (o: ProviderHttpOptions): Https => ({ openai: new ProviderHttp('openai', o), anthropic: new ProviderHttp('anthropic', o), deepseek: new ProviderHttp('deepseek', o) });
+
 export class ProviderClients {
-  private readonly http: { openai: ProviderHttp; anthropic: ProviderHttp; deepseek: ProviderHttp };
+  private readonly pipeline: Https;
+  private readonly interactive: Https;
 
   constructor(
     private readonly endpoints: ProviderEndpoints,
     readonly importDir: string,
-    httpOptions: ProviderHttpOptions = DEFAULT_PROVIDER_HTTP,
+    opts: { pipeline?: ProviderHttpOptions; interactive?: ProviderHttpOptions } = {},
   ) {
-    this.http = {
-      openai: new ProviderHttp('openai', httpOptions),
-      anthropic: new ProviderHttp('anthropic', httpOptions),
-      deepseek: new ProviderHttp('deepseek', httpOptions),
-    };
+    this.pipeline = https(opts.pipeline ?? DEFAULT_PROVIDER_HTTP);
+    this.interactive = https(opts.interactive ?? INTERACTIVE_PROVIDER_HTTP);
   }
 
-  openai(adminKey: string): OpenAiClient {
-    return new OpenAiClient(this.http.openai, this.endpoints.openai, adminKey);
+  /** Clients for pipeline steps: patient retries with backoff. */
+  openai(adminKey: string, http: Https = this.pipeline): OpenAiClient {
+    return new OpenAiClient(http.openai, this.endpoints.openai, adminKey);
   }
 
-  anthropic(adminKey: string): AnthropicClient {
-    return new AnthropicClient(this.http.anthropic, this.endpoints.anthropic, adminKey);
+  anthropic(adminKey: string, http: Https = this.pipeline): AnthropicClient {
+    return new AnthropicClient(http.anthropic, this.endpoints.anthropic, adminKey);
   }
 
-  deepseek(apiKey: string): DeepSeekClient {
-    return new DeepSeekClient(this.http.deepseek, this.endpoints.deepseek, apiKey);
+  deepseek(apiKey: string, http: Https = this.pipeline): DeepSeekClient {
+    return new DeepSeekClient(http.deepseek, this.endpoints.deepseek, apiKey);
   }
 
   /**
@@ -46,11 +58,11 @@ export class ProviderClients {
   async validate(provider: 'gcp' | 'openai' | 'anthropic' | 'deepseek', secret: string, config: Readonly<Record<string, unknown>>, signal?: AbortSignal): Promise<void> {
     switch (provider) {
       case 'openai':
-        return this.openai(secret).validateAdminKey(signal);
+        return this.openai(secret, this.interactive).validateAdminKey(signal);
       case 'anthropic':
-        return this.anthropic(secret).validateAdminKey(signal);
+        return this.anthropic(secret, this.interactive).validateAdminKey(signal);
       case 'deepseek':
-        return this.deepseek(secret).validateKey(signal);
+        return this.deepseek(secret, this.interactive).validateKey(signal);
       case 'gcp': {
         parseServiceAccount(secret);
         const pattern = config.billing_export_path;
