@@ -448,12 +448,13 @@ describe('deepseek/cost/balance', () => {
 
 describe('scratch', () => {
   it('scratch: concurrent', async () => {
-    handler = (r) => (r.path === '/v1/organization/costs' ? { body: { object: 'page', data: [openAiBucket(DAY, [openAiCost('1.5')])], has_more: false, next_page: null } } : undefined);
+    handler = (r) => (r.path === '/v1/organization/costs' ? { body: { object: 'page', data: [openAiBucket(unix(r.query.get('start_time') ?? '0') === 0 ? DAY : new Date(Number(r.query.get('start_time')) * 1000).toISOString().slice(0, 10), [openAiCost('1.5')])], has_more: false, next_page: null } } : undefined);
     await setup('openai', OPENAI_KEY);
-    const rs = await Promise.all([run('openai/cost/usage_cost'), run('openai/cost/usage_cost'), run('openai/cost/usage_cost')]);
+    console.log('CONC first', (await run('openai/cost/usage_cost')).status);
+    const rs = await Promise.all([run('openai/cost/usage_cost', NEXT), run('openai/cost/usage_cost', NEXT), run('openai/cost/usage_cost', NEXT)]);
     console.log('CONC', rs.map((r) => r.status), JSON.stringify(rs.map(why)));
-    console.log('CONC', await focusSums('openai'));
-    const [n] = await rt.warehouse.query(`SELECT COUNT(*)::INT AS n FROM "${ORG}".openai_cost_daily`);
+    console.log('CONC', await focusSums('openai', NEXT));
+    const [n] = await rt.warehouse.query(`SELECT COUNT(*)::INT AS n FROM "${ORG}".openai_cost_daily WHERE usage_date = DATE '${NEXT}'`);
     console.log('CONC', n);
   });
 });
