@@ -95,11 +95,17 @@ export function totalsByCurrency(rows: readonly { readonly currency: string; rea
  * What a cost API step stores and reports: its rows with bucket times as ISO text and the billing
  * account from the integration's settings, plus the source's totals per currency.
  */
-export function costReport<R extends { readonly bucket_start: Date; readonly bucket_end: Date; readonly currency: string; readonly amount: string }>(rows: readonly R[], accountId: unknown): Fetched {
+export function costReport<R extends { readonly bucket_start: Date; readonly bucket_end: Date; readonly currency: string; readonly amount: string; readonly amount_as_reported: string }>(
+  rows: readonly R[],
+  accountId: unknown,
+): Fetched {
+  // Amounts are stored at the money scale (9 decimal places); the reconciliation compares with the
+  // source's lines at that scale, and the step log keeps the exact reported totals beside them.
   const totals = totalsByCurrency(rows);
+  const reported = totalsByCurrency(rows.map((r) => ({ currency: r.currency, amount: r.amount_as_reported })));
   return {
-    rows: rows.map((r) => ({ ...r, bucket_start: r.bucket_start.toISOString(), bucket_end: r.bucket_end.toISOString(), billing_account_id: typeof accountId === 'string' ? accountId : null })),
-    metadata: { source_rows: rows.length, source_totals: totals },
+    rows: rows.map(({ amount_as_reported: _, ...r }) => ({ ...r, bucket_start: r.bucket_start.toISOString(), bucket_end: r.bucket_end.toISOString(), billing_account_id: typeof accountId === 'string' ? accountId : null })),
+    metadata: { source_rows: rows.length, source_totals: totals, ...(JSON.stringify(reported) === JSON.stringify(totals) ? {} : { source_totals_as_reported: reported }) },
     output: { source_totals: totals },
   };
 }

@@ -1,6 +1,6 @@
-import { currencyCode, decimalText, shiftDecimal } from '../core/money.js';
+import { currencyCode, decimalText, shiftDecimal, toMoneyScale } from '../core/money.js';
 import { endpointWithQuery, type ProviderHttp } from './provider-http.js';
-import { collectPages, dayWindow, readBucketPage, type BucketTimes, type ResponseReader } from './response-reader.js';
+import { collectPages, dayWindow, inWindow, readBucketPage, type BucketTimes, type ResponseReader } from './response-reader.js';
 
 /**
  * Anthropic Admin API usage and cost reports (admin key, `anthropic-version`; reference/providers.md §3).
@@ -34,8 +34,10 @@ export interface AnthropicCostRow {
   readonly context_window: string | null;
   /** As reported: lowest currency unit (cents), exact decimal text. */
   readonly amount_cents: string;
-  /** amount_cents ÷ 100, exactly. */
+  /** amount_cents ÷ 100, exactly, then rounded half-even to the money scale (9 decimal places). */
   readonly amount: string;
+  /** amount_cents ÷ 100 with all its digits. */
+  readonly amount_as_reported: string;
   readonly currency: string;
 }
 
@@ -62,7 +64,7 @@ export class AnthropicClient {
   async messagesUsage(day: string, signal?: AbortSignal): Promise<AnthropicUsageRow[]> {
     const { start, end } = dayWindow(day);
     const what = 'GET /v1/organizations/usage_report/messages';
-    return collectPages(PROVIDER, what, async (page) => {
+    const rows = await collectPages(PROVIDER, what, async (page) => {
       const body = await this.get(
         '/v1/organizations/usage_report/messages',
         {
@@ -89,12 +91,13 @@ export class AnthropicClient {
         };
       });
     });
+    return inWindow(rows, { start, end });
   }
 
   async costReport(day: string, signal?: AbortSignal): Promise<AnthropicCostRow[]> {
     const { start, end } = dayWindow(day);
     const what = 'GET /v1/organizations/cost_report';
-    return collectPages(PROVIDER, what, async (page) => {
+    const rows = await collectPages(PROVIDER, what, async (page) => {
       const body = await this.get(
         '/v1/organizations/cost_report',
         { starting_at: start.toISOString(), ending_at: end.toISOString(), bucket_width: '1d', limit: String(BUCKETS_PER_PAGE), page, 'group_by[]': ['workspace_id', 'description'] },
@@ -113,12 +116,14 @@ export class AnthropicClient {
           token_type: r.optionalString(result, 'token_type', path),
           service_tier: r.optionalString(result, 'service_tier', path),
           context_window: r.optionalString(result, 'context_window', path),
-          amount_cents: cents,
-          amount: shiftDecimal(cents, 2),
+          amount_cents: toMoneyScale(cents),
+          amount: toMoneyScale(shiftDecimal(cents, 2)),
+          amount_as_reported: shiftDecimal(cents, 2),
           currency,
         };
       });
     });
+    return inWindow(rows, { start, end });
   }
 
   private async get(pathname: string, query: Record<string, string | string[] | undefined>, signal?: AbortSignal): Promise<unknown> {

@@ -67,6 +67,18 @@ export class ImportPathError extends Error {
 
 export const EXPORT_FILE_FORMATS = { '.ndjson': 'ndjson', '.json': 'ndjson', '.jsonl': 'ndjson', '.parquet': 'parquet' } as const;
 export type ExportFileFormat = (typeof EXPORT_FILE_FORMATS)[keyof typeof EXPORT_FILE_FORMATS];
+/** BigQuery's GZIP extracts of NDJSON (`.json.gz`); DuckDB decompresses by the extension. */
+const GZIP = '.gz';
+
+/** The format of an export file by its extension (`x.json.gz` is gzipped NDJSON), and its stem. */
+function formatOf(file: string): { format: ExportFileFormat; stem: string } | undefined {
+  const name = file.toLowerCase();
+  const inner = name.endsWith(GZIP) ? name.slice(0, -GZIP.length) : name;
+  const ext = path.extname(inner) as keyof typeof EXPORT_FILE_FORMATS;
+  const format = EXPORT_FILE_FORMATS[ext];
+  if (format === undefined || (format === 'parquet' && inner !== name)) return undefined;
+  return { format, stem: inner.slice(0, -ext.length) };
+}
 
 export interface ImportFile {
   readonly path: string;
@@ -88,13 +100,19 @@ export async function resolveImportFiles(importDir: string, pattern: string): Pr
   }
   const matches = await glob(pattern, { cwd: root, absolute: true, onlyFiles: true, followSymbolicLinks: false, dot: false, expandDirectories: false });
   const files: ImportFile[] = [];
+  const stems = new Map<string, string>();
   for (const m of matches.sort()) {
     const real = fs.realpathSync(m);
     // A symbolic link pointing out of the import directory is not followed.
     if (!real.startsWith(root + path.sep)) throw new ImportPathError(`billing_export_path matches ${path.relative(root, m)}, which leads outside IMPORT_DIR`);
-    const format = EXPORT_FILE_FORMATS[path.extname(real).toLowerCase() as keyof typeof EXPORT_FILE_FORMATS];
-    if (format === undefined) throw new ImportPathError(`${path.relative(root, m)} is not an export file (.ndjson, .jsonl, .json or .parquet)`);
-    files.push({ path: real, name: path.relative(root, real), format });
+    const name = path.relative(root, real);
+    const kind = formatOf(real);
+    if (kind === undefined) throw new ImportPathError(`${name} is not an export file (.ndjson, .jsonl, .json, their .gz, or .parquet)`);
+    // The same extract in two formats (day.ndjson and day.parquet) would be read, and counted, twice.
+    const twin = stems.get(path.join(path.dirname(name), kind.stem));
+    if (twin !== undefined) throw new ImportPathError(`the pattern matches both ${twin} and ${name}, the same extract in two formats; match only one of them`);
+    stems.set(path.join(path.dirname(name), kind.stem), name);
+    files.push({ path: real, name, format: kind.format });
   }
   return files;
 }

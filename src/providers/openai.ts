@@ -1,6 +1,6 @@
-import { currencyCode, decimalText } from '../core/money.js';
+import { currencyCode, decimalText, toMoneyScale } from '../core/money.js';
 import { endpointWithQuery, type ProviderHttp } from './provider-http.js';
-import { collectPages, dayWindow, readBucketPage, type BucketTimes, type ResponseReader } from './response-reader.js';
+import { collectPages, dayWindow, inWindow, readBucketPage, type BucketTimes, type ResponseReader } from './response-reader.js';
 
 /**
  * OpenAI organization Usage and Costs APIs (admin key; reference/providers.md §2). Usage is token
@@ -24,8 +24,10 @@ export interface OpenAiCostRow {
   readonly bucket_end: Date;
   readonly project_id: string | null;
   readonly line_item: string | null;
-  /** Exact decimal text. */
+  /** Rounded half-even to the money scale (9 decimal places), as stored. */
   readonly amount: string;
+  /** Exactly as the API reported it (JSON floats may carry more digits). */
+  readonly amount_as_reported: string;
   /** ISO 4217, upper case. */
   readonly currency: string;
   readonly quantity: string | null;
@@ -54,7 +56,7 @@ export class OpenAiClient {
   async completionsUsage(day: string, signal?: AbortSignal): Promise<OpenAiUsageRow[]> {
     const { start, end } = dayWindow(day);
     const what = 'GET /v1/organization/usage/completions';
-    return collectPages(PROVIDER, what, async (page) => {
+    const rows = await collectPages(PROVIDER, what, async (page) => {
       const body = await this.get(
         '/v1/organization/usage/completions',
         { start_time: unix(start), end_time: unix(end), bucket_width: '1d', limit: String(BUCKETS_PER_PAGE), page, group_by: ['model', 'project_id'] },
@@ -72,12 +74,13 @@ export class OpenAiClient {
         num_model_requests: r.count(result, 'num_model_requests', path),
       }));
     });
+    return inWindow(rows, { start, end });
   }
 
   async costs(day: string, signal?: AbortSignal): Promise<OpenAiCostRow[]> {
     const { start, end } = dayWindow(day);
     const what = 'GET /v1/organization/costs';
-    return collectPages(PROVIDER, what, async (page) => {
+    const rows = await collectPages(PROVIDER, what, async (page) => {
       const body = await this.get(
         '/v1/organization/costs',
         { start_time: unix(start), end_time: unix(end), bucket_width: '1d', limit: String(BUCKETS_PER_PAGE), page, group_by: ['line_item', 'project_id'] },
@@ -92,13 +95,15 @@ export class OpenAiClient {
           ...bucket,
           project_id: r.optionalString(result, 'project_id', path),
           line_item: r.optionalString(result, 'line_item', path),
-          amount: value,
+          amount: toMoneyScale(value),
+          amount_as_reported: value,
           currency,
           quantity,
           quantity_unit: r.optionalString(result, 'quantity_unit', path),
         };
       });
     });
+    return inWindow(rows, { start, end });
   }
 
   private async get(pathname: string, query: Record<string, string | string[] | undefined>, signal?: AbortSignal): Promise<unknown> {

@@ -29,7 +29,7 @@ export class ResponseReader {
   count(obj: Record<string, unknown>, key: string, path: string): number {
     const v = obj[key];
     if (v === undefined || v === null) return 0;
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) this.fail(`${path}.${key}`, `is not a count (${JSON.stringify(v)?.slice(0, 40)})`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) this.fail(`${path}.${key}`, `is not a count (a ${v === null ? 'null' : typeof v})`); // the value itself is not echoed: it could be anything, a key included
     return v;
   }
 
@@ -126,6 +126,11 @@ export async function collectPages<T>(provider: string, what: string, fetchPage:
     seen.add(p.nextPage);
     cursor = p.nextPage;
   }
+}
+
+/** Rows of buckets that start inside the window: a provider answering with other days does not leak them into this day. */
+export function inWindow<T extends BucketTimes>(rows: readonly T[], window: { start: Date; end: Date }): T[] {
+  return rows.filter((r) => r.bucket_start.getTime() >= window.start.getTime() && r.bucket_start.getTime() < window.end.getTime());
 }
 
 /** [day 00:00Z, next day 00:00Z) of a YYYY-MM-DD date. */

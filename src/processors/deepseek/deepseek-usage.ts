@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { defineProcessor, SqlText, StepError, type Processor } from '../../pipeline/processor.js';
 import { bindParameters, checkScope, DayOption, dayOf, ownTable } from '../data-deps.js';
-import { importReadError, orgImportFiles } from '../import-files.js';
+import { importReadError, orgImportFiles, requiredColumns } from '../import-files.js';
 import { SchemaFileOption, SchemaFiles } from '../schema-files.js';
 import { providerStepError, type SourceDeps } from '../source-deps.js';
 
@@ -62,7 +62,7 @@ export function deepSeekUsageProcessor(deps: SourceDeps): Processor {
           sources: { [RELATION]: { files: files.map((f) => ({ path: f.path, format: f.format })), columns: schemas.load(config.source_schema, ctx).fields } },
         });
       } catch (e) {
-        throw await importReadError(e, files, 'usage log');
+        throw await importReadError(e, files, 'usage log', requiredColumns(schemas.load(config.source_schema, ctx).fields));
       }
       const prices = await deps.prices.tableFor(ctx.orgSlug, 'deepseek');
       const count = (v: unknown, what: string): number => {

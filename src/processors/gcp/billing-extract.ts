@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { defineProcessor, SqlText, StepError, type Processor, type StepContext } from '../../pipeline/processor.js';
 import type { ImportFile } from '../../providers/gcp.js';
-import { importReadError, orgImportFiles } from '../import-files.js';
+import { importReadError, orgImportFiles, requiredColumns } from '../import-files.js';
 import { bindParameters, checkScope, ownTable, DayOption, dayOf } from '../data-deps.js';
 import { SchemaFileOption, SchemaFiles } from '../schema-files.js';
 import { providerStepError, type SourceDeps } from '../source-deps.js';
@@ -85,7 +85,7 @@ export function billingExtractProcessor(deps: SourceDeps): Processor {
           output: { table: `${ctx.dataset}.${table}`, rows_written: result.rowsWritten, files: files.length },
         };
       } catch (e) {
-        throw await importReadError(e, files, 'billing export');
+        throw await importReadError(e, files, 'billing export', requiredColumns(schemas.load(config.source_schema, ctx).fields));
       }
     },
   });

@@ -16,6 +16,9 @@ export function withSources(query: string, sources: Readonly<Record<string, File
   return `WITH${m[1] ?? ''} ${ctes.join(',\n')},\n${query.slice(m[0].length)}`;
 }
 
+/** Column naming the file each row came from, for error messages; not part of the relation. */
+const FILE_COLUMN = '_convergence_file';
+
 function relation(src: FileSource): string {
   const parts: string[] = [];
   const ndjson = src.files.filter((f) => f.format === 'ndjson').map((f) => literal(f.path));
@@ -24,20 +27,34 @@ function relation(src: FileSource): string {
   if (ndjson.length > 0) {
     const columns = src.columns.map((c) => `${literal(c.name)}: ${literal(c.type === 'TIMESTAMP' && c.mode !== 'REPEATED' ? 'VARCHAR' : columnType('duckdb', c))}`).join(', ');
     const replace = timestamps.map((c) => `${parseTimestamp(quoteIdent('duckdb', c.name), c.name)} AS ${quoteIdent('duckdb', c.name)}`);
-    const read = `read_json([${ndjson.join(', ')}], format = 'newline_delimited', columns = {${columns}})`;
-    parts.push(`SELECT * ${replace.length > 0 ? `REPLACE (${replace.join(', ')}) ` : ''}FROM ${read}`);
+    const read = `read_json([${ndjson.join(', ')}], format = 'newline_delimited', columns = {${columns}}, filename = '${FILE_COLUMN}')`;
+    parts.push(requireColumns(src, `SELECT * ${replace.length > 0 ? `REPLACE (${replace.join(', ')}) ` : ''}FROM ${read}`));
   }
   if (parquet.length > 0) {
     // Parquet carries its own types; columns are cast to the declared ones so both kinds union. A
     // declared column the files lack (exports gain columns over time) is NULL: the union by name with
     // an empty relation of the declared shape supplies it.
     const select = src.columns.map((c) => `CAST(${quoteIdent('duckdb', c.name)} AS ${columnType('duckdb', c)}) AS ${quoteIdent('duckdb', c.name)}`).join(', ');
-    parts.push(`SELECT ${select} FROM (SELECT * FROM read_parquet([${parquet.join(', ')}], union_by_name = true) UNION ALL BY NAME ${emptyRelation(src)})`);
+    const files = `SELECT * FROM read_parquet([${parquet.join(', ')}], union_by_name = true, filename = '${FILE_COLUMN}')`;
+    const empty = `SELECT ${src.columns.map((c) => `CAST(NULL AS ${columnType('duckdb', c)}) AS ${quoteIdent('duckdb', c.name)}`).join(', ')}, CAST(NULL AS VARCHAR) AS ${FILE_COLUMN} WHERE false`;
+    parts.push(requireColumns(src, `SELECT ${select}, ${FILE_COLUMN} FROM (${files} UNION ALL BY NAME ${empty})`));
   }
-  if (parts.length === 0) {
-    return emptyRelation(src);
-  }
+  if (parts.length === 0) return emptyRelation(src);
   return parts.join(' UNION ALL BY NAME ');
+}
+
+/**
+ * A row missing a REQUIRED column (a `null` line, `{}`, a row without its time or amount) fails
+ * the read, naming its file, instead of silently dropping out of every total.
+ */
+function requireColumns(src: FileSource, select: string): string {
+  const required = src.columns.filter((c) => c.mode === 'REQUIRED').map((c) => c.name);
+  const names = required.map((n) => quoteIdent('duckdb', n));
+  const check =
+    required.length === 0
+      ? ''
+      : ` WHERE CASE WHEN ${names.map((n) => `${n} IS NULL`).join(' OR ')} THEN error('file "' || ${FILE_COLUMN} || '": a row has no ${required.join(' / ')}') ELSE true END`;
+  return `SELECT * EXCLUDE (${FILE_COLUMN}) FROM (${select})${check}`;
 }
 
 /** No rows, the declared columns and types. */
@@ -46,7 +63,7 @@ function emptyRelation(src: FileSource): string {
 }
 
 function parseTimestamp(col: string, name: string): string {
-  const parsed = `coalesce(CAST(try_strptime(${col}, ['%Y-%m-%d %H:%M:%S.%f UTC', '%Y-%m-%d %H:%M:%S UTC', '%Y-%m-%d %H:%M:%S.%f', '%Y-%m-%d %H:%M:%S']) AS TIMESTAMPTZ), try_cast(${col} AS TIMESTAMPTZ))`;
+  const parsed = `coalesce(CAST(try_strptime(${col}, ['%Y-%m-%d %H:%M:%S.%f UTC', '%Y-%m-%d %H:%M:%S UTC', '%Y-%m-%d %H:%M:%S.%f', '%Y-%m-%d %H:%M:%S', '%Y-%m-%dT%H:%MZ', '%Y-%m-%d %H:%M UTC']) AS TIMESTAMPTZ), try_cast(${col} AS TIMESTAMPTZ))`;
   return `CASE WHEN ${col} IS NULL THEN NULL::TIMESTAMPTZ ELSE coalesce(${parsed}, error('column ${name}: "' || left(${col}, 40) || '" is not a timestamp')) END`;
 }
 

@@ -1,4 +1,5 @@
 import { AppError } from '../../core/errors.js';
+import { SerialQueue } from '../../core/serial-queue.js';
 import { rewriteNamedParameters } from '../../core/sql-lexer.js';
 import type { Row, SqlValue } from '../../core/sql.js';
 import type { DuckDbDatabase, DuckDbSession } from '../../duckdb/duckdb-database.js';
@@ -18,6 +19,8 @@ export class DuckDbWarehouse implements Warehouse {
   readonly kind = 'duckdb' as const;
   private readonly schema: SqlSchemaManager;
   private readonly idle: DuckDbSession[] = [];
+  /** Writes to one table, one at a time (see writeQueryResult). */
+  private readonly tableLocks = new Map<string, { queue: SerialQueue; users: number }>();
 
   private constructor(
     private readonly db: DuckDbDatabase,
@@ -97,16 +100,20 @@ export class DuckDbWarehouse implements Warehouse {
             if (!(await this.tableExists(s, req.dataset, req.table))) throw e;
           }
         }
-        // Two runs writing one table at once can conflict in DuckDB's optimistic concurrency: the
-        // write is all-or-nothing, so it is simply tried again.
-        for (let attempt = 1; ; attempt++) {
-          try {
-            return await this.write(s, req, target, query, params, tableCreated);
-          } catch (e) {
-            if (attempt >= 5 || !/Conflict on tuple deletion|write-write conflict|Conflict on update/i.test((e as Error).message) || opts.signal?.aborted === true) throw e;
-            await new Promise((r) => setTimeout(r, 20 * attempt + Math.random() * 30));
+        // Writes to one table go one at a time. DuckDB's optimistic concurrency does not see two
+        // transactions that each replace a day not loaded yet (both delete nothing, both insert) as
+        // a conflict, so without this two runs of one day would both commit their rows. A conflict
+        // that still happens (e.g. with a write from outside this warehouse) is tried again.
+        return await this.withTableLock(`${req.dataset}.${req.table}`, async () => {
+          for (let attempt = 1; ; attempt++) {
+            try {
+              return await this.write(s, req, target, query, params, tableCreated);
+            } catch (e) {
+              if (attempt >= 5 || !/Conflict on tuple deletion|write-write conflict|Conflict on update/i.test((e as Error).message) || opts.signal?.aborted === true) throw e;
+              await new Promise((r) => setTimeout(r, 20 * attempt + Math.random() * 30));
+            }
           }
-        }
+        });
       });
     } catch (e) {
       // A table this call created from the result goes again when the write failed and it is still
@@ -120,6 +127,17 @@ export class DuckDbWarehouse implements Warehouse {
           .catch(() => undefined);
       }
       throw withoutCatalogHints(e);
+    }
+  }
+
+  private async withTableLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const entry = this.tableLocks.get(key) ?? { queue: new SerialQueue(), users: 0 };
+    this.tableLocks.set(key, entry);
+    entry.users++;
+    try {
+      return await entry.queue.run(fn);
+    } finally {
+      if (--entry.users === 0) this.tableLocks.delete(key);
     }
   }
 
