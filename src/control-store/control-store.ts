@@ -51,8 +51,8 @@ export interface OrgRepository {
   lockUsage(orgSlug: string, usageDate: string, at: Date): Promise<void>;
   /** Counts one admitted run on the (locked) day row, with the month total and active runs including it. */
   recordAdmission(orgSlug: string, usageDate: string, monthTotal: number, concurrent: number, at: Date): Promise<void>;
-  /** A run ended: refreshes the day's count of active runs and counts a failure. */
-  recordRunEnd(orgSlug: string, usageDate: string, concurrent: number, failed: boolean, at: Date): Promise<void>;
+  /** Runs ended: refreshes the day's count of active runs and adds `failures` failed ones. */
+  recordRunEnd(orgSlug: string, usageDate: string, concurrent: number, failures: number, at: Date): Promise<void>;
   deactivateSchedules(orgSlug: string, at: Date): Promise<number>;
   /** Removes every row of the organization from every central table. */
   purge(orgSlug: string): Promise<void>;

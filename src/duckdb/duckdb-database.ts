@@ -61,11 +61,15 @@ export class DuckDbDatabase {
     return session;
   }
 
-  /** Flushes the WAL into the file and releases it. */
+  /**
+   * Flushes the WAL into the file and releases it. Each session closes behind whatever it still
+   * has queued (a late lease renewal, a last log write): closing a connection under a running
+   * statement would crash the process, not fail the statement.
+   */
   async close(): Promise<void> {
     const s = await this.session();
     await s.execute('CHECKPOINT').catch(() => undefined);
-    for (const session of this.sessions) session.close();
+    await Promise.all(this.sessions.map((session) => session.close()));
     this.instance.closeSync();
   }
 }
@@ -73,21 +77,23 @@ export class DuckDbDatabase {
 export class DuckDbSession implements TransactionalExecutor {
   private readonly lock = new SerialQueue();
   private readonly statements: PreparedCache;
+  private closed = false;
 
   constructor(private readonly connection: DuckDBConnection) {
     this.statements = new PreparedCache(connection);
   }
 
   query<T extends Row = Row>(sql: string, params: SqlParams = []): Promise<T[]> {
-    return this.lock.run(() => this.statements.query<T>(sql, params));
+    return this.lock.run(() => this.open().query<T>(sql, params));
   }
 
   execute(sql: string, params: SqlParams = []): Promise<number> {
-    return this.lock.run(() => this.statements.execute(sql, params));
+    return this.lock.run(() => this.open().execute(sql, params));
   }
 
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     return this.lock.run(async () => {
+      this.open();
       const tx: SqlExecutor = {
         query: (sql, params = []) => this.statements.query(sql, params),
         execute: (sql, params = []) => this.statements.execute(sql, params),
@@ -106,12 +112,25 @@ export class DuckDbSession implements TransactionalExecutor {
 
   /** Aborts the statement running on this session (used for cancellation and timeouts). */
   interrupt(): void {
-    this.connection.interrupt();
+    if (!this.closed) this.connection.interrupt();
   }
 
-  close(): void {
-    this.statements.clear();
-    this.connection.closeSync();
+  /** Closes after the statements already queued on this session (each interrupted if still running after a moment). */
+  close(): Promise<void> {
+    const stuck = setTimeout(() => this.interrupt(), 2000);
+    return this.lock.run(async () => {
+      clearTimeout(stuck);
+      if (this.closed) return;
+      this.closed = true;
+      this.statements.clear();
+      this.connection.closeSync();
+    });
+  }
+
+  /** The statements of an open session; a statement that arrives after close fails instead of touching a closed connection. */
+  private open(): PreparedCache {
+    if (this.closed) throw new Error('the database is closed');
+    return this.statements;
   }
 }
 

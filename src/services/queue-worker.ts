@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { ControlStore } from '../control-store/control-store.js';
-import type { QueueItem } from '../control-store/records.js';
+import type { QueueCandidate, QueueItem, StepLogRecord } from '../control-store/records.js';
 import { errorMessage, isAppError } from '../core/errors.js';
-import type { AdmittedRun, Claim, RunExecutor } from './run-executor.js';
+import type { AdmittedRun, Claim, RunExecutor, StartedRun } from './run-executor.js';
 
 /**
  * Claims runs from `org_pipeline_execution_queue` and hands them to the executor (DESIGN.md §7).
@@ -33,6 +33,7 @@ export class QueueWorker {
   private ticking: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  private lastRecovery = 0;
 
   constructor(
     private readonly store: ControlStore,
@@ -84,16 +85,15 @@ export class QueueWorker {
 
   private async tick(): Promise<void> {
     try {
-      await this.recoverExpired();
+      await this.recoverExpiredNow();
       const free = this.opts.concurrency - this.running.size;
       if (free <= 0) return;
-      const claimed = await this.claim(free);
-      for (const item of claimed) {
-        const p = this.execute(item).finally(() => {
-          this.running.delete(item.pipeline_logging_id);
+      for (const s of await this.claimAndStart(free)) {
+        const p = this.execute(s).finally(() => {
+          this.running.delete(s.item.pipeline_logging_id);
           this.wake();
         });
-        this.running.set(item.pipeline_logging_id, p);
+        this.running.set(s.item.pipeline_logging_id, p);
       }
     } catch (e) {
       // Before the first bootstrap there is no queue to look at.
@@ -102,28 +102,47 @@ export class QueueWorker {
     }
   }
 
-  /** One transaction: fair candidates, filtered to each org's concurrent limit, claimed with a lease. */
-  private claim(free: number): Promise<{ queue_id: string; org_slug: string; pipeline_logging_id: string; attempt: number }[]> {
+  /**
+   * Fair candidates (filtered to each org's concurrent limit) are loaded first — reads only — and
+   * then claimed and started in ONE transaction for all of them: queue items leased, runs RUNNING,
+   * their PENDING steps inserted in one statement. A run that cannot be loaded is failed in the same
+   * transaction; one that was cancelled (or taken by another worker) since the read is skipped.
+   */
+  private async claimAndStart(free: number): Promise<StartedClaim[]> {
     const now = this.now();
+    const picks = pickFair(await this.store.queue.candidates(now, free * 4), free);
+    if (picks.length === 0) return [];
+    const loaded = await Promise.all(picks.map((c) => this.load(c.org_slug, c.pipeline_logging_id)));
     const leaseUntil = new Date(now.getTime() + this.opts.leaseMs);
     return this.store.transaction(async (r) => {
-      const candidates = await r.queue.candidates(now, free * 4);
-      const taken = new Map<string, number>();
-      const claimed: { queue_id: string; org_slug: string; pipeline_logging_id: string; attempt: number }[] = [];
-      for (const c of candidates) {
-        if (claimed.length >= free) break;
-        const already = taken.get(c.org_slug) ?? 0;
-        if (c.org_running + already >= c.concurrent_limit) continue;
+      const started: StartedClaim[] = [];
+      const steps: StepLogRecord[] = [];
+      for (const [i, c] of picks.entries()) {
         const attempt = await r.queue.claim(c.queue_id, this.opts.owner, leaseUntil, now);
         if (attempt === undefined) continue;
-        taken.set(c.org_slug, already + 1);
-        claimed.push({ queue_id: c.queue_id, org_slug: c.org_slug, pipeline_logging_id: c.pipeline_logging_id, attempt });
+        const item = { queue_id: c.queue_id, org_slug: c.org_slug, pipeline_logging_id: c.pipeline_logging_id, attempt };
+        const admitted = loaded[i] as AdmittedRun | string;
+        if (typeof admitted === 'string') {
+          await r.runs.finishRun(item.pipeline_logging_id, { status: 'FAILED', end_time: now, duration_ms: null, error_message: admitted });
+          await r.queue.complete(item.queue_id, attempt, now);
+          continue;
+        }
+        if (!(await r.runs.startRun(item.pipeline_logging_id, now, attempt))) {
+          // Cancelled (or finished) meanwhile: the claim ends here instead of holding a slot.
+          await r.queue.complete(item.queue_id, attempt, now);
+          continue;
+        }
+        const prepared = this.executor.prepareStart(admitted, now);
+        steps.push(...prepared.rows);
+        started.push({ item, admitted, prepared });
       }
-      return claimed;
+      await r.runs.insertSteps(steps);
+      return started;
     });
   }
 
-  private async execute(item: { queue_id: string; org_slug: string; pipeline_logging_id: string; attempt: number }): Promise<void> {
+  private async execute(s: StartedClaim): Promise<void> {
+    const { item } = s;
     const claim: Claim = { queueId: item.queue_id, attempt: item.attempt };
     const lost = new AbortController();
     const renew = setInterval(() => {
@@ -136,12 +155,7 @@ export class QueueWorker {
         .catch((e: unknown) => this.logger.warn({ err: errorMessage(e), pipeline_logging_id: item.pipeline_logging_id }, 'lease renewal failed'));
     }, Math.max(50, Math.floor(this.opts.leaseMs / 3)));
     try {
-      const admitted = await this.load(item.org_slug, item.pipeline_logging_id);
-      if (typeof admitted === 'string') {
-        await this.failUnloadable(item, admitted);
-        return;
-      }
-      await this.executor.run(admitted, claim, lost.signal);
+      await this.executor.runStarted(s.admitted, claim, s.prepared, lost.signal);
     } catch (e) {
       this.logger.error({ err: errorMessage(e), pipeline_logging_id: item.pipeline_logging_id }, 'queued run failed to execute');
     } finally {
@@ -149,12 +163,12 @@ export class QueueWorker {
     }
   }
 
-  private async failUnloadable(item: { queue_id: string; pipeline_logging_id: string; attempt: number }, why: string): Promise<void> {
-    const now = this.now();
-    await this.store.transaction(async (r) => {
-      await r.runs.finishRun(item.pipeline_logging_id, { status: 'FAILED', end_time: now, duration_ms: null, error_message: why });
-      await r.queue.complete(item.queue_id, item.attempt, now);
-    });
+  /** Expired leases are looked for at most every third of a lease (a scan of the running items), not on every tick. */
+  private async recoverExpiredNow(): Promise<void> {
+    const now = this.now().getTime();
+    if (now - this.lastRecovery < Math.max(this.opts.pollMs, this.opts.leaseMs / 3)) return;
+    this.lastRecovery = now;
+    await this.recoverExpired();
   }
 
   /** Runs whose worker vanished: retried as the next attempt, or failed when the attempts are used up. */
@@ -180,4 +194,24 @@ export class QueueWorker {
       this.logger.warn({ pipeline_logging_id: item.pipeline_logging_id, org_slug: item.org_slug, attempt: item.attempt, retry }, 'run lost its worker');
     }
   }
+}
+
+interface StartedClaim {
+  readonly item: { readonly queue_id: string; readonly org_slug: string; readonly pipeline_logging_id: string; readonly attempt: number };
+  readonly admitted: AdmittedRun;
+  readonly prepared: StartedRun;
+}
+
+/** Up to `free` candidates in the store's fair order, none taking an org past its concurrent limit. */
+function pickFair(candidates: readonly QueueCandidate[], free: number): QueueCandidate[] {
+  const taken = new Map<string, number>();
+  const picks: QueueCandidate[] = [];
+  for (const c of candidates) {
+    if (picks.length >= free) break;
+    const already = taken.get(c.org_slug) ?? 0;
+    if (c.org_running + already >= c.concurrent_limit) continue;
+    taken.set(c.org_slug, already + 1);
+    picks.push(c);
+  }
+  return picks;
 }

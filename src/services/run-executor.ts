@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ControlStore, Repositories } from '../control-store/control-store.js';
+import type { ControlStore } from '../control-store/control-store.js';
 import type { RunStatus, StepLogPatch, StepLogRecord } from '../control-store/records.js';
 import { errorMessage } from '../core/errors.js';
 import { newId } from '../core/ids.js';
@@ -9,7 +9,7 @@ import { utcDay } from '../pipeline/resolve.js';
 import { runPipeline, type RunOutcome, type StepOutcome } from '../pipeline/runner.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import type { TypedValue } from '../pipeline/variables.js';
-import { WriteBatcher } from './write-batcher.js';
+import { WriteBatcher, type Batch } from './write-batcher.js';
 
 /**
  * Executes runs a queue worker has claimed. Every state change goes to the run and step logs
@@ -53,6 +53,8 @@ export class RunExecutor {
   private readonly writes: WriteBatcher;
   private readonly pendingSteps = new Map<string, PendingStep>();
   private readonly shutdown = new AbortController();
+  /** Failures per org of the group commit a finish went into (see refreshUsage). */
+  private readonly failures = new WeakMap<Batch, Map<string, number>>();
 
   constructor(
     private readonly store: ControlStore,
@@ -65,17 +67,43 @@ export class RunExecutor {
     this.writes = new WriteBatcher(store, logger);
   }
 
-  /** Executes a claimed run to its end; `lost` aborts when the claim's lease is lost. */
-  async run(run: AdmittedRun, claim: Claim, lost: AbortSignal): Promise<void> {
+  /**
+   * The step rows a run starts with (all PENDING) and their ids. The queue worker writes them in
+   * the transaction that claims and starts the run, for many runs at once: a run is never seen
+   * RUNNING without its steps, and starting costs no transaction of its own.
+   */
+  prepareStart(run: AdmittedRun, startedAt: Date): StartedRun {
+    const stepIds = new Map(run.spec.steps.map((s) => [s.stepId, newId()]));
+    const rows: StepLogRecord[] = run.spec.steps.map((s) => ({
+      step_logging_id: stepIds.get(s.stepId) as string,
+      pipeline_logging_id: run.pipelineLoggingId,
+      org_slug: run.orgSlug,
+      step_id: s.stepId,
+      ps_type: s.psType,
+      status: 'PENDING',
+      attempt: 0,
+      created_at: startedAt,
+      start_time: null,
+      end_time: null,
+      duration_ms: null,
+      rows_processed: null,
+      error_message: null,
+      metadata: null,
+    }));
+    return { startedAt, stepIds, rows };
+  }
+
+  /** Executes a run the worker claimed and started (see prepareStart); `lost` aborts when the claim's lease is lost. */
+  async runStarted(run: AdmittedRun, claim: Claim, started: StartedRun, lost: AbortSignal): Promise<void> {
     const t: Tracked = { run, claim, controller: new AbortController() };
     const onLost = (): void => t.controller.abort(new Error('lease lost: another worker took the run over'));
     lost.addEventListener('abort', onLost, { once: true });
     this.tracked.set(run.pipelineLoggingId, t);
     this.metrics.runAdmitted();
     try {
-      // Claimed while the process was stopping (it was still loading): back to the queue, unstarted.
+      // Claimed while the process was stopping: back to the queue as its next attempt.
       if (this.shutdown.signal.aborted) return await this.requeue(t, 'the service stopped before this attempt started; the run goes back to the queue');
-      await this.execute(t);
+      await this.execute(t, started);
     } finally {
       lost.removeEventListener('abort', onLost);
     }
@@ -126,39 +154,11 @@ export class RunExecutor {
     return this.tracked.size;
   }
 
-  private async execute(t: Tracked): Promise<void> {
+  private async execute(t: Tracked, started: StartedRun): Promise<void> {
     const { run } = t;
+    const { startedAt, stepIds } = started;
     const log = this.logger.child({ org_slug: run.orgSlug, pipeline_logging_id: run.pipelineLoggingId });
     try {
-      const startedAt = this.now();
-      const stepIds = new Map(run.spec.steps.map((s) => [s.stepId, newId()]));
-      const rows: StepLogRecord[] = run.spec.steps.map((s) => ({
-        step_logging_id: stepIds.get(s.stepId) as string,
-        pipeline_logging_id: run.pipelineLoggingId,
-        org_slug: run.orgSlug,
-        step_id: s.stepId,
-        ps_type: s.psType,
-        status: 'PENDING',
-        attempt: 0,
-        created_at: startedAt,
-        start_time: null,
-        end_time: null,
-        duration_ms: null,
-        rows_processed: null,
-        error_message: null,
-        metadata: null,
-      }));
-      // RUNNING and the PENDING steps commit together: a run is never seen started without its steps.
-      const started = await this.store.transaction(async (r) => {
-        if (!(await r.runs.startRun(run.pipelineLoggingId, startedAt, t.claim.attempt))) {
-          // Cancelled (or finished) meanwhile: the claim ends here instead of holding a slot.
-          await r.queue.complete(t.claim.queueId, t.claim.attempt, startedAt);
-          return false;
-        }
-        await r.runs.insertSteps(rows);
-        return true;
-      });
-      if (!started) return this.release(t, undefined);
       const outcome = await runPipeline(
         run.spec,
         {
@@ -234,13 +234,11 @@ export class RunExecutor {
   private async finish(t: Tracked, o: RunOutcome, startedAt: Date): Promise<void> {
     // Duration as the log shows it: from the recorded start to the recorded end.
     const durationMs = o.endTime.getTime() - startedAt.getTime();
-    await this.writes.flush();
     const finished = await this.finishFenced(t, { status: o.status, end_time: o.endTime, duration_ms: durationMs, error_message: o.errorMessage });
     await this.release(t, finished ? o.status : undefined);
   }
 
   private async finishUnstarted(t: Tracked, status: 'CANCELLED' | 'FAILED', message: string): Promise<void> {
-    await this.writes.flush();
     let finished = false;
     try {
       finished = await this.finishFenced(t, { status, end_time: this.now(), duration_ms: null, error_message: message });
@@ -252,43 +250,56 @@ export class RunExecutor {
 
   /** Back to the queue as the next attempt (its open steps closed), or FAILED when the attempts are used up. */
   private async requeue(t: Tracked, message: string): Promise<void> {
-    await this.writes.flush();
     const now = this.now();
-    await this.store.transaction(async (r) => {
-      const item = await r.queue.get(t.run.pipelineLoggingId);
-      const retry = item !== undefined && item.attempt < item.max_attempts;
-      if (retry && (await r.queue.requeue(t.claim.queueId, t.claim.attempt, now, now))) {
-        await r.runs.interruptRun(t.run.pipelineLoggingId, t.claim.attempt, 'QUEUED', message, now);
-      } else if (await r.queue.complete(t.claim.queueId, t.claim.attempt, now)) {
-        await r.runs.interruptRun(t.run.pipelineLoggingId, t.claim.attempt, 'FAILED', `${message} (no attempts left)`, now);
-      }
-    });
+    try {
+      await this.writes.submit(async (r) => {
+        const item = await r.queue.get(t.run.pipelineLoggingId);
+        const retry = item !== undefined && item.attempt < item.max_attempts;
+        if (retry && (await r.queue.requeue(t.claim.queueId, t.claim.attempt, now, now))) {
+          await r.runs.interruptRun(t.run.pipelineLoggingId, t.claim.attempt, 'QUEUED', message, now);
+        } else if (await r.queue.complete(t.claim.queueId, t.claim.attempt, now)) {
+          await r.runs.interruptRun(t.run.pipelineLoggingId, t.claim.attempt, 'FAILED', `${message} (no attempts left)`, now);
+        }
+      });
+    } catch (e) {
+      this.logger.error({ err: errorMessage(e), pipeline_logging_id: t.run.pipelineLoggingId }, 'could not put the run back in the queue');
+    }
     await this.release(t, undefined);
   }
 
-  /** The run's final state and the queue item's completion, in one transaction, for this attempt only. */
+  /**
+   * The run's final state and the queue item's completion, for this attempt only, in the group
+   * commit after the run's last step writes (order is kept). Runs that end together share the
+   * transaction, and their org's usage row is refreshed once for them all.
+   */
   private finishFenced(t: Tracked, f: { status: RunStatus; end_time: Date; duration_ms: number | null; error_message: string | null }): Promise<boolean> {
-    return this.store.transaction(async (r) => {
+    return this.writes.submit(async (r, batch) => {
       if (!(await r.runs.finishRun(t.run.pipelineLoggingId, { ...f, attempt: t.claim.attempt }))) return false;
       await r.queue.complete(t.claim.queueId, t.claim.attempt, f.end_time);
-      await this.refreshUsage(r, t, f.status);
+      this.refreshUsage(batch, t.run.orgSlug, f.status);
       return true;
     });
   }
 
-  /** The day's count of active runs, and a failure counted, in the caller's transaction. */
-  private async refreshUsage(r: Repositories, t: Tracked, status: string | undefined): Promise<void> {
-    const at = this.now();
-    await r.orgs.recordRunEnd(t.run.orgSlug, utcDay(at), await r.runs.countActive(t.run.orgSlug), status !== undefined && status !== 'SUCCESS' && status !== 'CANCELLED', at);
+  /** Once per org and group commit: the day's count of active runs, plus the failures of this batch. */
+  private refreshUsage(batch: Batch, orgSlug: string, status: string | undefined): void {
+    const tally = this.failures.get(batch) ?? new Map<string, number>();
+    this.failures.set(batch, tally);
+    const failed = status !== undefined && status !== 'SUCCESS' && status !== 'CANCELLED';
+    tally.set(orgSlug, (tally.get(orgSlug) ?? 0) + (failed ? 1 : 0));
+    batch.once(`usage:${orgSlug}`, async (r) => {
+      const at = this.now();
+      await r.orgs.recordRunEnd(orgSlug, utcDay(at), await r.runs.countActive(orgSlug), tally.get(orgSlug) ?? 0, at);
+    });
   }
 
-  /** Counts the outcome and lets waiters go (refreshing the usage row unless the final transaction did). */
+  /** Counts the outcome and lets waiters go (refreshing the usage row unless the final write did). */
   private async release(t: Tracked, status: string | undefined, usageRefreshed = status !== undefined): Promise<void> {
     if (!this.tracked.has(t.run.pipelineLoggingId)) return;
     this.tracked.delete(t.run.pipelineLoggingId);
     if (!usageRefreshed) {
       try {
-        await this.store.transaction(async (r) => this.refreshUsage(r, t, status));
+        await this.writes.submit(async (_r, batch) => this.refreshUsage(batch, t.run.orgSlug, status));
       } catch (e) {
         this.logger.warn({ err: errorMessage(e), org_slug: t.run.orgSlug }, 'usage counters not refreshed');
       }
@@ -297,4 +308,11 @@ export class RunExecutor {
     for (const wake of [...(this.waiters.get(t.run.pipelineLoggingId) ?? [])]) wake();
     this.waiters.delete(t.run.pipelineLoggingId);
   }
+}
+
+/** What prepareStart made for a run: its start time and the step rows' ids by step. */
+export interface StartedRun {
+  readonly startedAt: Date;
+  readonly stepIds: ReadonlyMap<string, string>;
+  readonly rows: readonly StepLogRecord[];
 }

@@ -138,7 +138,7 @@ export class RunService {
         await r.queue.cancel(id, now);
         await r.runs.finishRun(id, { status: 'CANCELLED', end_time: now, duration_ms: null, error_message: 'run cancelled' });
         await r.runs.interruptRun(id, run.attempt, 'FAILED', 'run cancelled', now); // closes its open steps
-        await r.orgs.recordRunEnd(orgSlug, utcDay(now), await r.runs.countActive(orgSlug), false, now);
+        await r.orgs.recordRunEnd(orgSlug, utcDay(now), await r.runs.countActive(orgSlug), 0, now);
       });
     }
     return { ...(await this.get(orgSlug, id)), message: 'Run cancelled' };
@@ -148,7 +148,7 @@ export class RunService {
   async recoverInterrupted(): Promise<number> {
     const now = this.opts.now();
     const orgs = await this.store.runs.failInterrupted('interrupted: the service stopped while the run was active', now);
-    for (const org of new Set(orgs)) await this.store.orgs.recordRunEnd(org, utcDay(now), await this.store.runs.countActive(org), false, now);
+    for (const org of new Set(orgs)) await this.store.orgs.recordRunEnd(org, utcDay(now), await this.store.runs.countActive(org), 0, now);
     return orgs.length;
   }
 }

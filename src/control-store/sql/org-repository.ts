@@ -108,17 +108,21 @@ export function sqlOrgRepository(db: SqlExecutor): OrgRepository {
       );
     },
 
-    async recordRunEnd(orgSlug, usageDate, concurrent, failed, at) {
+    async recordRunEnd(orgSlug, usageDate, concurrent, failures, at) {
+      const update = (): Promise<number> =>
+        db.execute(
+          `UPDATE ${T.usage} SET concurrent_running = $3, pipelines_failed_today = COALESCE(pipelines_failed_today, 0) + $4, updated_at = $5
+           WHERE org_slug = $1 AND usage_date = CAST($2 AS DATE)`,
+          [orgSlug, usageDate, concurrent, failures, at],
+        );
+      // The day's row exists from the admission; only a run that ends after midnight creates it.
+      if ((await update()) > 0) return;
       await db.execute(
         `INSERT INTO ${T.usage} (org_slug, usage_date, pipelines_run_today, pipelines_run_month, concurrent_running, pipelines_failed_today, updated_at)
          VALUES ($1, CAST($2 AS DATE), 0, 0, 0, 0, $3) ON CONFLICT DO NOTHING`,
         [orgSlug, usageDate, at],
       );
-      await db.execute(
-        `UPDATE ${T.usage} SET concurrent_running = $3, pipelines_failed_today = COALESCE(pipelines_failed_today, 0) + CASE WHEN $4 THEN 1 ELSE 0 END, updated_at = $5
-         WHERE org_slug = $1 AND usage_date = CAST($2 AS DATE)`,
-        [orgSlug, usageDate, concurrent, failed, at],
-      );
+      await update();
     },
 
     async deactivateSchedules(orgSlug, at) {

@@ -100,20 +100,7 @@ export class DuckDbWarehouse implements Warehouse {
             if (!(await this.tableExists(s, req.dataset, req.table))) throw e;
           }
         }
-        // Writes to one table go one at a time. DuckDB's optimistic concurrency does not see two
-        // transactions that each replace a day not loaded yet (both delete nothing, both insert) as
-        // a conflict, so without this two runs of one day would both commit their rows. A conflict
-        // that still happens (e.g. with a write from outside this warehouse) is tried again.
-        return await this.withTableLock(`${req.dataset}.${req.table}`, async () => {
-          for (let attempt = 1; ; attempt++) {
-            try {
-              return await this.write(s, req, target, query, params, tableCreated);
-            } catch (e) {
-              if (attempt >= 5 || !/Conflict on tuple deletion|write-write conflict|Conflict on update/i.test((e as Error).message) || opts.signal?.aborted === true) throw e;
-              await new Promise((r) => setTimeout(r, 20 * attempt + Math.random() * 30));
-            }
-          }
-        });
+        return await this.write(s, req, target, query, params, tableCreated, opts.signal);
       });
     } catch (e) {
       // A table this call created from the result goes again when the write failed and it is still
@@ -141,47 +128,68 @@ export class DuckDbWarehouse implements Warehouse {
     }
   }
 
-  /** The write itself: one transaction, so a failure leaves the table as it was. */
-  private write(s: DuckDbSession, req: WriteRequest, target: string, query: string, params: Record<string, SqlValue>, tableCreated: boolean): Promise<WriteResult> {
-    return s.transaction(async (tx) => {
-      let rowsReplaced = 0;
-      let source = `(${query})`;
-      switch (req.disposition) {
-        case 'WRITE_TRUNCATE':
-          rowsReplaced = await tx.execute(`DELETE FROM ${target}`);
-          break;
-        case 'WRITE_APPEND':
-          break;
-        case 'WRITE_EMPTY': {
+  /**
+   * The write itself: one transaction, so a failure leaves the table as it was. Dispositions that
+   * replace or test the table's contents (truncate, empty-only, partition) are staged first — the
+   * query runs into a session temp table, and a partition's rows are checked there — and then
+   * applied under a per-table lock: DuckDB's optimistic concurrency does not see two transactions
+   * that each replace a slice nobody loaded yet (both delete nothing, both insert) as a conflict, so
+   * two runs of one day would otherwise both commit their rows. The lock covers only the short
+   * apply, never the query: a long run does not hold up another day of the same table. A conflict
+   * that still happens (a write from outside this warehouse) is tried again.
+   */
+  private async write(s: DuckDbSession, req: WriteRequest, target: string, query: string, params: Record<string, SqlValue>, tableCreated: boolean, signal?: AbortSignal): Promise<WriteResult> {
+    const staged = req.disposition !== 'WRITE_APPEND';
+    let slice: { where: string; params: SqlValue[] } | undefined;
+    if (staged) {
+      await s.execute(`CREATE OR REPLACE TEMP TABLE _convergence_stage AS SELECT * FROM (${query})`, params as never);
+      if (req.disposition === 'WRITE_PARTITION') slice = await this.checkedSlice(s, req);
+    }
+    const apply = (): Promise<WriteResult> =>
+      s.transaction(async (tx) => {
+        let rowsReplaced = 0;
+        if (req.disposition === 'WRITE_TRUNCATE') rowsReplaced = await tx.execute(`DELETE FROM ${target}`);
+        if (req.disposition === 'WRITE_EMPTY') {
           const [row] = await tx.query<{ n: number }>(`SELECT count(*)::BIGINT AS n FROM ${target}`);
           if ((row?.n ?? 0) > 0) throw new AppError('CONFLICT', `WRITE_EMPTY: table ${req.dataset}.${req.table} already holds ${row?.n} rows`);
-          break;
         }
-        case 'WRITE_PARTITION': {
-          const p = req.partition;
-          if (p === undefined) throw new AppError('VALIDATION_FAILED', 'WRITE_PARTITION needs a partition field and value');
-          const field = quoteIdent('duckdb', p.field);
-          const keys = Object.entries(p.keys ?? {});
-          // The slice replaced: the day, narrowed by the key columns ($2, $3, … hold their values).
-          const slice = [`${field} = CAST($1 AS DATE)`, ...keys.map(([k], i) => `${quoteIdent('duckdb', k)} = $${i + 2}`)].join(' AND ');
-          const sliceParams = [p.value, ...keys.map(([, v]) => v)];
-          // Staged so that a row outside the slice is refused before anything is replaced.
-          await tx.execute(`CREATE OR REPLACE TEMP TABLE _convergence_stage AS SELECT * FROM (${query})`, params as never);
-          const [bad] = await tx.query<{ n: number }>(`SELECT count(*)::BIGINT AS n FROM _convergence_stage WHERE (${slice}) IS NOT TRUE`, sliceParams);
-          if ((bad?.n ?? 0) > 0) {
-            const what = [`${p.field}=${p.value}`, ...keys.map(([k, v]) => `${k}=${v}`)].join(', ');
-            throw new AppError('VALIDATION_FAILED', `WRITE_PARTITION ${what}: ${bad?.n} rows of the result belong to other days or keys (or have no ${p.field})`);
-          }
-          rowsReplaced = await tx.execute(`DELETE FROM ${target} WHERE ${slice}`, sliceParams);
-          source = '_convergence_stage';
-          break;
+        if (slice !== undefined) rowsReplaced = await tx.execute(`DELETE FROM ${target} WHERE ${slice.where}`, slice.params);
+        const rowsWritten = staged
+          ? await tx.execute(`INSERT INTO ${target} BY NAME SELECT * FROM _convergence_stage`)
+          : await tx.execute(`INSERT INTO ${target} BY NAME SELECT * FROM (${query})`, params as never);
+        return { rowsWritten, rowsReplaced, tableCreated };
+      });
+    const retried = async (): Promise<WriteResult> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await apply();
+        } catch (e) {
+          if (attempt >= 5 || !/Conflict on tuple deletion|write-write conflict|Conflict on update/i.test((e as Error).message) || signal?.aborted === true) throw e;
+          await new Promise((r) => setTimeout(r, 20 * attempt + Math.random() * 30));
         }
       }
-      const staged = source === '_convergence_stage';
-      const rowsWritten = await tx.execute(`INSERT INTO ${target} BY NAME SELECT * FROM ${source}`, (staged ? [] : params) as never);
-      if (staged) await tx.execute('DROP TABLE _convergence_stage');
-      return { rowsWritten, rowsReplaced, tableCreated };
-    });
+    };
+    try {
+      return staged ? await this.withTableLock(`${req.dataset}.${req.table}`, retried) : await retried();
+    } finally {
+      if (staged) await s.execute('DROP TABLE IF EXISTS _convergence_stage').catch(() => undefined);
+    }
+  }
+
+  /** The slice a partition write replaces (the day, narrowed by key columns); refuses staged rows outside it. */
+  private async checkedSlice(s: DuckDbSession, req: WriteRequest): Promise<{ where: string; params: SqlValue[] }> {
+    const p = req.partition;
+    if (p === undefined) throw new AppError('VALIDATION_FAILED', 'WRITE_PARTITION needs a partition field and value');
+    const keys = Object.entries(p.keys ?? {});
+    // $1 is the day, $2, $3, … the key columns' values.
+    const where = [`${quoteIdent('duckdb', p.field)} = CAST($1 AS DATE)`, ...keys.map(([k], i) => `${quoteIdent('duckdb', k)} = $${i + 2}`)].join(' AND ');
+    const params = [p.value, ...keys.map(([, v]) => v)];
+    const [bad] = await s.query<{ n: number }>(`SELECT count(*)::BIGINT AS n FROM _convergence_stage WHERE (${where}) IS NOT TRUE`, params);
+    if ((bad?.n ?? 0) > 0) {
+      const what = [`${p.field}=${p.value}`, ...keys.map(([k, v]) => `${k}=${v}`)].join(', ');
+      throw new AppError('VALIDATION_FAILED', `WRITE_PARTITION ${what}: ${bad?.n} rows of the result belong to other days or keys (or have no ${p.field})`);
+    }
+    return { where, params };
   }
 
   writeRows(req: RowsWriteRequest, opts: Pick<QueryOptions, 'signal'> = {}): Promise<WriteResult> {
