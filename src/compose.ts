@@ -89,7 +89,7 @@ export async function createRuntime(config: Config, rootKey: string, logger: Log
       `CONTROL_STORE=${config.controlStore} / WAREHOUSE=${config.warehouse}: only the embedded duckdb adapters are available in this version`,
     );
   }
-  const db = await DuckDbDatabase.open(config.duckdbPath, { readableDirectories: [config.importDir] });
+  const db = await DuckDbDatabase.open(config.duckdbPath, { readableDirectories: [config.importDir], memoryLimit: config.duckdbMemoryLimit });
   const controlStore = await DuckDbControlStore.open(db);
   const warehouse = await DuckDbWarehouse.open(db);
   try {

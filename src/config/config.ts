@@ -24,6 +24,8 @@ export interface Config {
   readonly dataDir: string;
   /** (Default: {dataDir}/convergence.duckdb) */
   readonly duckdbPath: string;
+  /** Most memory the embedded DuckDB engine may use; beyond it, work spills to disk. (Default: 768MB) */
+  readonly duckdbMemoryLimit: string;
   /** Pipelines, table schemas, plans. (Default: the repository's configs/) */
   readonly configsDir: string;
   /** Unset in development means: read or generate {dataDir}/root-api-key. */
@@ -129,6 +131,13 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     return v.replace(/\/+$/, '');
   };
 
+  /** A DuckDB size such as 768MB, 2GB or 1.5GiB (it becomes a SQL setting, so the form is strict). */
+  const memory = (name: string, fallback: string): string => {
+    const v = read(name) ?? fallback;
+    if (!/^\d+(\.\d+)?\s?(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(v)) throw new ConfigError(`${name} must be a size like 768MB or 2GB (got "${v}")`);
+    return v;
+  };
+
   const environment = oneOf('ENVIRONMENT', ENVIRONMENTS, 'development');
   const dataDir = path.resolve(cwd, read('CONVERGENCE_DATA_DIR') ?? './data');
   const config: Config = {
@@ -137,6 +146,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     environment,
     dataDir,
     duckdbPath: path.resolve(dataDir, read('CONVERGENCE_DUCKDB_FILE') ?? 'convergence.duckdb'),
+    duckdbMemoryLimit: memory('DUCKDB_MEMORY_LIMIT', '768MB'),
     configsDir: path.resolve(cwd, read('CONVERGENCE_CONFIGS_DIR') ?? path.join(REPO_ROOT, 'configs')),
     rootApiKey: read('CA_ROOT_API_KEY'),
     controlStore: oneOf('CONTROL_STORE', CONTROL_STORES, 'duckdb'),

@@ -31,12 +31,15 @@ export class DuckDbDatabase {
    * the file system except `readableDirectories` and its own spill directory: no ATTACH, COPY,
    * file readers or extension installs, whatever SQL reaches it — a wall under the query checks.
    */
-  static async open(file: string, opts: { readableDirectories?: readonly string[]; externalAccess?: boolean } = {}): Promise<DuckDbDatabase> {
+  static async open(file: string, opts: { readableDirectories?: readonly string[]; externalAccess?: boolean; memoryLimit?: string } = {}): Promise<DuckDbDatabase> {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
     // Extensions this build does not embed must never be fetched from the network at run time.
+    // Without a memory limit DuckDB takes up to 80% of the machine; with one, big sorts and
+    // aggregations spill to the database's .tmp directory instead.
     const instance = await DuckDBInstance.create(file, {
       autoinstall_known_extensions: 'false',
       autoload_known_extensions: 'true',
+      ...(opts.memoryLimit === undefined ? {} : { memory_limit: opts.memoryLimit }),
     });
     if (opts.externalAccess !== true) {
       const dirs = [...(opts.readableDirectories ?? []), ...(file === ':memory:' ? [] : [`${file}.tmp`])].map((d) => path.resolve(d));
