@@ -9,9 +9,9 @@ const RUNS = Number(process.argv[2] ?? 366);
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] as number;
 
 async function main(): Promise<void> {
-  const bench = await benchRuntime({ SCHEDULER_ENABLED: 'false', WORKER_CONCURRENCY: '8', QUEUE_POLL_MS: '50' });
+  const bench = await benchRuntime({ SCHEDULER_ENABLED: 'false', WORKER_CONCURRENCY: process.env.B3_CONCURRENCY ?? '8', QUEUE_POLL_MS: '50' });
   const { rt, inject, orgKey: K } = bench;
-  await rt.warehouse.query("UPDATE organizations.org_subscriptions SET daily_limit = 1000000, monthly_limit = 1000000, concurrent_limit = 8 WHERE org_slug = 'bench_org'");
+  await rt.warehouse.query("UPDATE organizations.org_subscriptions SET daily_limit = 1000000, monthly_limit = 1000000, concurrent_limit = 1000 WHERE org_slug = 'bench_org'");
   await inject('POST', '/api/v1/pipelines/configs', K, { config_id: 'noop', yaml: 'pipeline_id: noop\nsteps:\n  - step_id: note\n    ps_type: notify_systems.email_notification\n    to_emails: ["b@bench.dev"]\n' });
 
   // Baseline: one committed transaction per run, nothing else.
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   for (;;) {
     const [row] = await rt.warehouse.query<{ n: number }>("SELECT count(*) AS n FROM organizations.org_meta_pipeline_runs WHERE trigger_type = 'backfill' AND status IN ('QUEUED', 'RUNNING')");
     if (Number(row?.n) === 0) break;
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 100));
   }
   const drainMs = performance.now() - t;
   const rows = await rt.warehouse.query<{ lat: number; status: string }>(
