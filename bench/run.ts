@@ -30,7 +30,7 @@ function usage(): string {
     ...SCENARIOS.map((s) => `  ${s.id}  ${s.what}`),
     '',
     'Environment: BENCH_QUICK=1 (smoke sizes), BENCH_B3_RUNS, BENCH_B4_ROWS (e.g. 1000000,5000000), BENCH_B4_REPEATS,',
-    '             BENCH_B5_ORGS, BENCH_B5_RUNS, BENCH_RESULTS_DIR.',
+    '             BENCH_B5_ORGS, BENCH_B5_RUNS, BENCH_RESULTS_DIR, BENCH_RUN_ID (continue an earlier run in the summary).',
   ].join('\n');
 }
 
@@ -46,7 +46,9 @@ if (unknown.length > 0) {
 }
 const selected = args.length === 0 ? SCENARIOS : SCENARIOS.filter((s) => args.some((a) => s.id === a.toLowerCase() || s.file.replace(/\.ts$/, '') === a));
 
-const runId = new Date().toISOString();
+// BENCH_RUN_ID continues a run (e.g. re-running a scenario that was interrupted): the summary then counts its
+// earlier results as this run's.
+const runId = process.env.BENCH_RUN_ID ?? new Date().toISOString();
 const failed: string[] = [];
 for (const s of selected) {
   console.log(`\n━━ ${s.id.toUpperCase()}: ${s.what}${QUICK ? ' (quick)' : ''}`);
